@@ -1,0 +1,84 @@
+//! Key generation and random numbers (PKCS#11 3.0 §5.14, §5.15).
+
+use cryptoki_sys::*;
+
+use super::{ptr, with_provider};
+
+/// C_GenerateKey (§5.14.1).
+#[no_mangle]
+pub unsafe extern "C" fn C_GenerateKey(
+    h: CK_SESSION_HANDLE,
+    p_mech: *mut CK_MECHANISM,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { ptr::mechanism(p_mech) }?;
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(ph_key) }?;
+        *out = p.generate_key(h, &m, &template)?;
+        Ok(())
+    })
+}
+
+/// C_GenerateKeyPair (§5.14.2).
+#[no_mangle]
+pub unsafe extern "C" fn C_GenerateKeyPair(
+    h: CK_SESSION_HANDLE,
+    p_mech: *mut CK_MECHANISM,
+    p_pub: *mut CK_ATTRIBUTE,
+    pub_count: CK_ULONG,
+    p_priv: *mut CK_ATTRIBUTE,
+    priv_count: CK_ULONG,
+    ph_pub: *mut CK_OBJECT_HANDLE,
+    ph_priv: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { ptr::mechanism(p_mech) }?;
+        // SAFETY: forwarded from the caller.
+        let public = unsafe { ptr::template(p_pub, pub_count) }?;
+        // SAFETY: forwarded from the caller.
+        let private = unsafe { ptr::template(p_priv, priv_count) }?;
+        // SAFETY: forwarded from the caller.
+        let out_pub = unsafe { ptr::out(ph_pub) }?;
+        // SAFETY: forwarded from the caller.
+        let out_priv = unsafe { ptr::out(ph_priv) }?;
+        let (pub_h, priv_h) = p.generate_key_pair(h, &m, &public, &private)?;
+        *out_pub = pub_h;
+        *out_priv = priv_h;
+        Ok(())
+    })
+}
+
+/// C_SeedRandom (§5.15.1).
+#[no_mangle]
+pub unsafe extern "C" fn C_SeedRandom(
+    h: CK_SESSION_HANDLE,
+    p_seed: *mut u8,
+    len: CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let seed = unsafe { ptr::bytes(p_seed, len) }?;
+        p.seed_random(h, seed)
+    })
+}
+
+/// C_GenerateRandom (§5.15.2).
+#[no_mangle]
+pub unsafe extern "C" fn C_GenerateRandom(
+    h: CK_SESSION_HANDLE,
+    p_out: *mut u8,
+    len: CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::bytes_mut(p_out, len) }?;
+        p.generate_random(h, out)
+    })
+}

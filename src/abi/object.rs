@@ -1,0 +1,175 @@
+//! Object management (PKCS#11 3.0 §5.7).
+
+use cryptoki_sys::*;
+
+use super::{ptr, with_provider};
+use crate::error::Error;
+use crate::object::Reveal;
+
+/// C_CreateObject (§5.7.1).
+#[no_mangle]
+pub unsafe extern "C" fn C_CreateObject(
+    h: CK_SESSION_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_object: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(ph_object) }?;
+        *out = p.create_object(h, &template)?;
+        Ok(())
+    })
+}
+
+/// C_CopyObject (§5.7.2).
+#[no_mangle]
+pub unsafe extern "C" fn C_CopyObject(
+    h: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_new: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(ph_new) }?;
+        *out = p.copy_object(h, object, &template)?;
+        Ok(())
+    })
+}
+
+/// C_DestroyObject (§5.7.3).
+#[no_mangle]
+pub unsafe extern "C" fn C_DestroyObject(h: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> CK_RV {
+    with_provider(|p| p.destroy_object(h, object))
+}
+
+/// C_GetObjectSize (§5.7.4).
+#[no_mangle]
+pub unsafe extern "C" fn C_GetObjectSize(
+    h: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    p_size: *mut CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(p_size) }?;
+        *out = p.object(h, object)?.size() as CK_ULONG;
+        Ok(())
+    })
+}
+
+/// C_GetAttributeValue (§5.7.5): every attribute is answered; the return value reports the
+/// most serious per-attribute problem (sensitive, invalid type, buffer too small).
+#[no_mangle]
+pub unsafe extern "C" fn C_GetAttributeValue(
+    h: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        let obj = p.object(h, object)?;
+        // SAFETY: forwarded from the caller.
+        let attrs = unsafe { ptr::attributes_mut(p_template, count) }?;
+        let mut worst: Option<Error> = None;
+        let mut note = |e: Error| {
+            let rank = |e: &Error| match e {
+                Error::AttributeSensitive => 3,
+                Error::AttributeTypeInvalid => 2,
+                _ => 1,
+            };
+            if worst.as_ref().is_none_or(|w| rank(&e) > rank(w)) {
+                worst = Some(e);
+            }
+        };
+        for a in attrs.iter_mut() {
+            match obj.reveal(a.type_) {
+                Reveal::Sensitive => {
+                    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                    note(Error::AttributeSensitive);
+                }
+                Reveal::Invalid => {
+                    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                    note(Error::AttributeTypeInvalid);
+                }
+                Reveal::Value(v) if a.pValue.is_null() => a.ulValueLen = v.len() as CK_ULONG,
+                Reveal::Value(v) if (a.ulValueLen as usize) < v.len() => {
+                    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                    note(Error::BufferTooSmall);
+                }
+                Reveal::Value(v) => {
+                    // SAFETY: pValue is non-NULL with ulValueLen >= v.len() writable bytes.
+                    let dst = unsafe { ptr::bytes_mut(a.pValue as *mut u8, v.len() as CK_ULONG) }?;
+                    dst.copy_from_slice(v);
+                    a.ulValueLen = v.len() as CK_ULONG;
+                }
+            }
+        }
+        worst.map_or(Ok(()), Err)
+    })
+}
+
+/// C_SetAttributeValue (§5.7.6).
+#[no_mangle]
+pub unsafe extern "C" fn C_SetAttributeValue(
+    h: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        p.set_attributes(h, object, &template)
+    })
+}
+
+/// C_FindObjectsInit (§5.7.7).
+#[no_mangle]
+pub unsafe extern "C" fn C_FindObjectsInit(
+    h: CK_SESSION_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        p.find_init(h, &template)
+    })
+}
+
+/// C_FindObjects (§5.7.8).
+#[no_mangle]
+pub unsafe extern "C" fn C_FindObjects(
+    h: CK_SESSION_HANDLE,
+    ph_object: *mut CK_OBJECT_HANDLE,
+    max: CK_ULONG,
+    p_count: *mut CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let count = unsafe { ptr::out(p_count) }?;
+        if ph_object.is_null() && max > 0 {
+            return Err(Error::ArgumentsBad);
+        }
+        let found = p.find_next(h, max as usize)?;
+        if !found.is_empty() {
+            // SAFETY: `ph_object` holds `max` >= found.len() handles.
+            unsafe { std::ptr::copy_nonoverlapping(found.as_ptr(), ph_object, found.len()) };
+        }
+        *count = found.len() as CK_ULONG;
+        Ok(())
+    })
+}
+
+/// C_FindObjectsFinal (§5.7.9).
+#[no_mangle]
+pub unsafe extern "C" fn C_FindObjectsFinal(h: CK_SESSION_HANDLE) -> CK_RV {
+    with_provider(|p| p.find_final(h))
+}

@@ -1,0 +1,257 @@
+//! Pointer → value conversions for the C_* shims: NULL and length checks live here, once.
+//!
+//! Every function is `unsafe`: the caller (a C_* shim) passes pointers it received from
+//! the application, which PKCS#11 requires to be valid for the lengths given with them.
+
+use std::ffi::c_void;
+use std::mem::size_of;
+use std::ptr;
+
+use cryptoki_sys::*;
+
+use crate::error::{Error, Result};
+use crate::mechanism::{MechanismRequest, Param};
+use crate::object::Attributes;
+use crate::session::Out;
+
+/// A byte string the caller passed in (`len` bytes at `p`); NULL is accepted when `len` is 0.
+pub(super) unsafe fn bytes<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: the application guarantees `p` points to `len` readable bytes (PKCS#11 §5).
+    Ok(unsafe { std::slice::from_raw_parts(p, len as usize) })
+}
+
+/// A mutable byte buffer the caller passed in.
+pub(super) unsafe fn bytes_mut<'a>(p: *mut u8, len: CK_ULONG) -> Result<&'a mut [u8]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: the application guarantees `p` points to `len` writable bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, len as usize) })
+}
+
+/// An output location; CKR_ARGUMENTS_BAD for NULL.
+pub(super) unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: non-NULL output pointers from the application point to a writable T.
+    unsafe { p.as_mut() }.ok_or(Error::ArgumentsBad)
+}
+
+/// The capacity of an output buffer (None for a NULL buffer: a size query).
+pub(super) unsafe fn capacity(buf: *mut u8, len: *mut CK_ULONG) -> Result<Option<usize>> {
+    // SAFETY: forwarded contract of `out`.
+    let len = unsafe { out(len) }?;
+    Ok((!buf.is_null()).then_some(*len as usize))
+}
+
+/// Deliver an [`Out`] into the caller's buffer and length, per the two-call convention.
+pub(super) unsafe fn deliver(result: Out, buf: *mut u8, len: *mut CK_ULONG) -> Result<()> {
+    // SAFETY: forwarded contract of `out`.
+    let len = unsafe { out(len) }?;
+    match result {
+        Out::Size(n) => *len = n as CK_ULONG,
+        Out::TooSmall(n) => {
+            *len = n as CK_ULONG;
+            return Err(Error::BufferTooSmall);
+        }
+        Out::Data(data) => {
+            if !data.is_empty() {
+                // SAFETY: `produce` checked that the caller's capacity (*len) holds `data`,
+                // and `buf` is non-NULL whenever a capacity was given.
+                unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len()) };
+            }
+            *len = data.len() as CK_ULONG;
+        }
+    }
+    Ok(())
+}
+
+/// Two-call delivery of a list of CK_ULONG-sized items (slot ids, mechanisms, handles).
+pub(super) unsafe fn deliver_list(
+    items: &[CK_ULONG],
+    p: *mut CK_ULONG,
+    count: *mut CK_ULONG,
+) -> Result<()> {
+    // SAFETY: forwarded contract of `out`.
+    let count = unsafe { out(count) }?;
+    if p.is_null() {
+        *count = items.len() as CK_ULONG;
+        return Ok(());
+    }
+    let cap = *count as usize;
+    *count = items.len() as CK_ULONG;
+    if cap < items.len() {
+        return Err(Error::BufferTooSmall);
+    }
+    // SAFETY: `p` holds `cap` >= items.len() elements (the caller's count).
+    unsafe { ptr::copy_nonoverlapping(items.as_ptr(), p, items.len()) };
+    Ok(())
+}
+
+/// Copy a caller's template into an attribute set. CKR_ARGUMENTS_BAD for a NULL template
+/// with a non-zero count or a NULL value with a non-zero length.
+pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Attributes> {
+    if count == 0 {
+        return Ok(Attributes::new());
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: the application passes `count` CK_ATTRIBUTEs at `p`.
+    let attrs = unsafe { std::slice::from_raw_parts(p, count as usize) };
+    let mut out = Vec::with_capacity(attrs.len());
+    for a in attrs {
+        // SAFETY: each pValue points to ulValueLen bytes.
+        let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
+        out.push((a.type_, value.to_vec()));
+    }
+    Ok(Attributes::from_pairs(out))
+}
+
+/// The caller's CK_ATTRIBUTE array for C_GetAttributeValue, writable.
+pub(super) unsafe fn attributes_mut<'a>(
+    p: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<&'a mut [CK_ATTRIBUTE]> {
+    if count == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: the application passes `count` writable CK_ATTRIBUTEs at `p`.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, count as usize) })
+}
+
+/// Read a parameter struct of type T if the length matches exactly.
+unsafe fn param_struct<T>(p: *const c_void, len: CK_ULONG) -> Result<T> {
+    if p.is_null() || len as usize != size_of::<T>() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: `p` points to `len` == size_of::<T>() bytes; unaligned reads are allowed.
+    Ok(unsafe { ptr::read_unaligned(p as *const T) })
+}
+
+/// CK_GCM_PARAMS as some applications still pass it (without ulIvBits, PKCS#11 2.40 errata).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct GcmParamsNoBits {
+    p_iv: *mut u8,
+    iv_len: CK_ULONG,
+    p_aad: *mut u8,
+    aad_len: CK_ULONG,
+    tag_bits: CK_ULONG,
+}
+
+unsafe fn gcm(p: *const c_void, len: CK_ULONG) -> Result<Param> {
+    let (iv, iv_len, iv_bits, aad, aad_len, tag_bits) =
+        if len as usize == size_of::<GcmParamsNoBits>() {
+            // SAFETY: length checked by param_struct.
+            let g: GcmParamsNoBits = unsafe { param_struct(p, len) }?;
+            (
+                g.p_iv,
+                g.iv_len,
+                g.iv_len * 8,
+                g.p_aad,
+                g.aad_len,
+                g.tag_bits,
+            )
+        } else {
+            // SAFETY: length checked by param_struct.
+            let g: CK_GCM_PARAMS = unsafe { param_struct(p, len) }?;
+            (
+                g.pIv,
+                g.ulIvLen,
+                g.ulIvBits,
+                g.pAAD,
+                g.ulAADLen,
+                g.ulTagBits,
+            )
+        };
+    let bad = |_| Error::MechanismParamInvalid;
+    // SAFETY: the struct's pointers describe caller memory of the given lengths.
+    let iv = unsafe { bytes(iv, iv_len) }.map_err(bad)?.to_vec();
+    // SAFETY: as above.
+    let aad = unsafe { bytes(aad, aad_len) }.map_err(bad)?.to_vec();
+    Ok(Param::Gcm {
+        iv,
+        iv_bits,
+        aad,
+        tag_bits,
+    })
+}
+
+/// Copy a CK_MECHANISM and its parameter into safe form.
+pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismRequest> {
+    // SAFETY: non-NULL mechanism pointers point to a CK_MECHANISM.
+    let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
+    let (pp, len) = (m.pParameter as *const c_void, m.ulParameterLen);
+    let param = match m.mechanism {
+        _ if pp.is_null() && len == 0 => Param::None,
+        CKM_RSA_PKCS_PSS
+        | CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA256_RSA_PKCS_PSS
+        | CKM_SHA384_RSA_PKCS_PSS
+        | CKM_SHA512_RSA_PKCS_PSS => {
+            // SAFETY: length checked by param_struct.
+            let s: CK_RSA_PKCS_PSS_PARAMS = unsafe { param_struct(pp, len) }?;
+            Param::Pss {
+                hash: s.hashAlg,
+                mgf: s.mgf,
+                salt_len: s.sLen,
+            }
+        }
+        CKM_RSA_PKCS_OAEP => {
+            // SAFETY: length checked by param_struct.
+            let s: CK_RSA_PKCS_OAEP_PARAMS = unsafe { param_struct(pp, len) }?;
+            // SAFETY: the label pointer describes ulSourceDataLen caller bytes.
+            let label = unsafe { bytes(s.pSourceData as *const u8, s.ulSourceDataLen) }
+                .map_err(|_| Error::MechanismParamInvalid)?;
+            Param::Oaep {
+                hash: s.hashAlg,
+                mgf: s.mgf,
+                source: s.source,
+                label: label.to_vec(),
+            }
+        }
+        // SAFETY: forwarded contract.
+        CKM_AES_GCM => unsafe { gcm(pp, len) }?,
+        CKM_AES_CTR => {
+            // SAFETY: length checked by param_struct.
+            let s: CK_AES_CTR_PARAMS = unsafe { param_struct(pp, len) }?;
+            Param::Ctr {
+                counter_bits: s.ulCounterBits,
+                block: s.cb,
+            }
+        }
+        // SAFETY: the parameter is `len` bytes at `pp`.
+        _ => Param::Bytes(unsafe { bytes(pp as *const u8, len) }?.to_vec()),
+    };
+    Ok(MechanismRequest::new(m.mechanism, param))
+}
+
+/// A blank-padded fixed-width PKCS#11 string field (truncated at a character boundary).
+pub(super) fn pad<const N: usize>(s: &str) -> [u8; N] {
+    let mut field = [b' '; N];
+    let mut end = s.len().min(N);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    field[..end].copy_from_slice(&s.as_bytes()[..end]);
+    field
+}
+
+/// A blank-padded field back to a string (C_InitToken's label).
+pub(super) fn unpad(field: &[u8]) -> String {
+    String::from_utf8_lossy(field)
+        .trim_end_matches([' ', '\0'])
+        .to_owned()
+}

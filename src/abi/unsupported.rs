@@ -1,0 +1,69 @@
+//! Functions in the lists that Keyward does not implement yet: each exists, takes the
+//! exact C signature, and returns CKR_FUNCTION_NOT_SUPPORTED (or what the spec fixes).
+
+use std::ffi::c_void;
+
+use cryptoki_sys::*;
+
+macro_rules! answer {
+    ($rv:expr; $($name:ident($($arg:ty),*);)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`: returns a fixed code; not implemented yet.")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($(_: $arg),*) -> CK_RV {
+            $rv
+        }
+    )*};
+}
+
+type H = CK_SESSION_HANDLE;
+type O = CK_OBJECT_HANDLE;
+type B = *mut CK_BYTE;
+type L = *mut CK_ULONG;
+type M = *mut CK_MECHANISM;
+type P = *mut c_void;
+
+answer! { CKR_FUNCTION_NOT_SUPPORTED;
+    C_GetOperationState(H, B, L);
+    C_SetOperationState(H, B, CK_ULONG, O, O);
+    C_DigestKey(H, O);
+    C_SignRecoverInit(H, M, O);
+    C_SignRecover(H, B, CK_ULONG, B, L);
+    C_VerifyRecoverInit(H, M, O);
+    C_VerifyRecover(H, B, CK_ULONG, B, L);
+    C_DigestEncryptUpdate(H, B, CK_ULONG, B, L);
+    C_DecryptDigestUpdate(H, B, CK_ULONG, B, L);
+    C_SignEncryptUpdate(H, B, CK_ULONG, B, L);
+    C_DecryptVerifyUpdate(H, B, CK_ULONG, B, L);
+    C_WrapKey(H, M, O, O, B, L);
+    C_UnwrapKey(H, M, O, B, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    C_DeriveKey(H, M, O, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, P);
+    C_LoginUser(H, CK_USER_TYPE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
+    C_SessionCancel(H, CK_FLAGS);
+    C_MessageEncryptInit(H, M, O);
+    C_EncryptMessage(H, P, CK_ULONG, B, CK_ULONG, B, CK_ULONG, B, L);
+    C_EncryptMessageBegin(H, P, CK_ULONG, B, CK_ULONG);
+    C_EncryptMessageNext(H, P, CK_ULONG, B, CK_ULONG, B, L, CK_FLAGS);
+    C_MessageEncryptFinal(H);
+    C_MessageDecryptInit(H, M, O);
+    C_DecryptMessage(H, P, CK_ULONG, B, CK_ULONG, B, CK_ULONG, B, L);
+    C_DecryptMessageBegin(H, P, CK_ULONG, B, CK_ULONG);
+    C_DecryptMessageNext(H, P, CK_ULONG, B, CK_ULONG, B, L, CK_FLAGS);
+    C_MessageDecryptFinal(H);
+    C_MessageSignInit(H, M, O);
+    C_SignMessage(H, P, CK_ULONG, B, CK_ULONG, B, L);
+    C_SignMessageBegin(H, P, CK_ULONG);
+    C_SignMessageNext(H, P, CK_ULONG, B, CK_ULONG, B, L);
+    C_MessageSignFinal(H);
+    C_MessageVerifyInit(H, M, O);
+    C_VerifyMessage(H, P, CK_ULONG, B, CK_ULONG, B, CK_ULONG);
+    C_VerifyMessageBegin(H, P, CK_ULONG);
+    C_VerifyMessageNext(H, P, CK_ULONG, B, CK_ULONG, B, CK_ULONG);
+    C_MessageVerifyFinal(H);
+}
+
+// Legacy parallel-function calls: §5.16 fixes their answer.
+answer! { CKR_FUNCTION_NOT_PARALLEL;
+    C_GetFunctionStatus(H);
+    C_CancelFunction(H);
+}

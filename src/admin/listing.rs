@@ -1,0 +1,102 @@
+//! Read-only listings for the CLI: token flags and key rows.
+
+use cryptoki_sys::*;
+
+use crate::error::Result;
+use crate::object::key::KeyMaterial;
+use crate::object::Attributes;
+use crate::provider::Provider;
+
+/// One key as `keyward keys` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct KeyRow {
+    pub label: String,
+    pub id: String,
+    pub class: &'static str,
+    pub key_type: &'static str,
+    /// Bits (RSA modulus, EC field, secret key length).
+    pub bits: Option<usize>,
+    pub token: bool,
+    pub private: bool,
+}
+
+/// Names of the CKF_* token flags that are set.
+pub fn flag_names(flags: CK_FLAGS) -> Vec<&'static str> {
+    const NAMES: [(CK_FLAGS, &str); 12] = [
+        (CKF_RNG, "RNG"),
+        (CKF_LOGIN_REQUIRED, "LOGIN_REQUIRED"),
+        (CKF_USER_PIN_INITIALIZED, "USER_PIN_INITIALIZED"),
+        (CKF_TOKEN_INITIALIZED, "TOKEN_INITIALIZED"),
+        (CKF_USER_PIN_COUNT_LOW, "USER_PIN_COUNT_LOW"),
+        (CKF_USER_PIN_FINAL_TRY, "USER_PIN_FINAL_TRY"),
+        (CKF_USER_PIN_LOCKED, "USER_PIN_LOCKED"),
+        (CKF_SO_PIN_COUNT_LOW, "SO_PIN_COUNT_LOW"),
+        (CKF_SO_PIN_FINAL_TRY, "SO_PIN_FINAL_TRY"),
+        (CKF_SO_PIN_LOCKED, "SO_PIN_LOCKED"),
+        (CKF_USER_PIN_TO_BE_CHANGED, "USER_PIN_TO_BE_CHANGED"),
+        (CKF_SO_PIN_TO_BE_CHANGED, "SO_PIN_TO_BE_CHANGED"),
+    ];
+    NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+fn class_name(c: CK_OBJECT_CLASS) -> &'static str {
+    match c {
+        CKO_PUBLIC_KEY => "public",
+        CKO_PRIVATE_KEY => "private",
+        CKO_SECRET_KEY => "secret",
+        CKO_CERTIFICATE => "certificate",
+        CKO_DATA => "data",
+        _ => "other",
+    }
+}
+
+fn type_name(attrs: &Attributes) -> &'static str {
+    match attrs.ulong(CKA_KEY_TYPE) {
+        Some(CKK_RSA) => "RSA",
+        Some(CKK_EC) => "EC",
+        Some(CKK_AES) => "AES",
+        Some(CKK_GENERIC_SECRET) => "GENERIC_SECRET",
+        Some(_) => "other",
+        None => "-",
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Every visible key in the session's token, newest first.
+pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>> {
+    p.find_init(h, &Attributes::new())?;
+    let handles = p.find_next(h, usize::MAX);
+    p.find_final(h)?;
+    let mut rows = Vec::new();
+    for o in handles? {
+        let obj = p.object(h, o)?;
+        if !matches!(
+            obj.class(),
+            CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY
+        ) {
+            continue;
+        }
+        let a = obj.attrs();
+        let bits = obj.key().ok().map(|k| match &*k {
+            KeyMaterial::Secret(v) => v.len() * 8,
+            other => other.size(),
+        });
+        rows.push(KeyRow {
+            label: String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default()).into_owned(),
+            id: hex(a.get(CKA_ID).unwrap_or_default()),
+            class: class_name(obj.class()),
+            key_type: type_name(a),
+            bits,
+            token: obj.is_token(),
+            private: obj.is_private(),
+        });
+    }
+    Ok(rows)
+}

@@ -1,0 +1,119 @@
+//! The safe administrative API the `keyward` CLI uses. It drives the same [`Provider`] the
+//! PKCS#11 module exposes, so the CLI and every PKCS#11 caller share one code path.
+
+mod listing;
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+pub use listing::{flag_names, KeyRow};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::provider::Provider;
+
+/// A PIN held in memory only as long as needed.
+pub type Pin = Zeroizing<Vec<u8>>;
+
+/// An administrative view of the configured slots.
+pub struct Admin {
+    provider: Provider,
+}
+
+/// One slot as `keyward info` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct SlotRow {
+    pub id: CK_SLOT_ID,
+    pub description: String,
+    pub store: String,
+    pub token_present: bool,
+    pub label: String,
+    pub serial: String,
+    pub flags: Vec<&'static str>,
+}
+
+impl Admin {
+    /// Open the configuration from the environment (`KEYWARD_CONF`, `KEYWARD_DIR`).
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            provider: Provider::new(Config::from_env()?),
+        })
+    }
+
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// Initialise the token in `slot` with a label, SO PIN and user PIN.
+    pub fn init(
+        &self,
+        slot: CK_SLOT_ID,
+        label: &str,
+        so_pin: &[u8],
+        user_pin: &[u8],
+    ) -> Result<()> {
+        self.provider.init_token(slot, so_pin, label)?;
+        let h = self
+            .provider
+            .open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
+        let r = self
+            .provider
+            .login(h, CKU_SO, so_pin)
+            .and_then(|_| self.provider.init_pin(h, user_pin))
+            .and_then(|_| self.provider.logout(h));
+        self.provider.close_session(h)?;
+        r
+    }
+
+    /// Every configured slot and its token.
+    pub fn slots(&self) -> Result<Vec<SlotRow>> {
+        let cfgs = Config::from_env()?.slots;
+        let mut rows = Vec::new();
+        for id in self.provider.slot_ids(false) {
+            let info = self.provider.slot_info(id)?;
+            let store = cfgs
+                .get(id as usize)
+                .map(|c| c.db_path().display().to_string())
+                .unwrap_or_default();
+            let token = self.provider.token_status(id).ok();
+            rows.push(SlotRow {
+                id,
+                description: info.description,
+                store,
+                token_present: token.is_some(),
+                label: token
+                    .as_ref()
+                    .map(|t| t.info.label.clone())
+                    .unwrap_or_default(),
+                serial: token
+                    .as_ref()
+                    .map(|t| t.info.serial.clone())
+                    .unwrap_or_default(),
+                flags: token.map(|t| flag_names(t.info.flags)).unwrap_or_default(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// The keys in `slot`: public objects only without a PIN, all with the user PIN.
+    pub fn keys(&self, slot: CK_SLOT_ID, pin: Option<&[u8]>) -> Result<Vec<KeyRow>> {
+        let h = self.provider.open_session(slot, CKF_SERIAL_SESSION)?;
+        let r = (|| {
+            if let Some(pin) = pin {
+                self.provider.login(h, CKU_USER, pin)?;
+            }
+            listing::key_rows(&self.provider, h)
+        })();
+        self.provider.close_session(h)?;
+        r
+    }
+
+    /// The first slot whose token has `label`, else CKR_TOKEN_NOT_PRESENT.
+    pub fn slot_by_label(&self, label: &str) -> Result<CK_SLOT_ID> {
+        self.slots()?
+            .into_iter()
+            .find(|s| s.label == label)
+            .map(|s| s.id)
+            .ok_or(Error::TokenNotPresent)
+    }
+}

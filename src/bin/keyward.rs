@@ -1,0 +1,176 @@
+//! `keyward`: the administrator's command line, a thin front-end over `keyward::admin`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keyward::admin::{Admin, Pin};
+use zeroize::Zeroizing;
+
+/// Keyward: a PKCS#11 token with real key management.
+///
+/// The token store is chosen by KEYWARD_CONF (a TOML file of slots) or KEYWARD_DIR (one slot);
+/// without either it lives in $XDG_DATA_HOME/keyward or ~/.local/share/keyward.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Slot id to act on (default: the first slot, or the one whose token has --token).
+    #[arg(long, global = true)]
+    slot: Option<u64>,
+    /// Select the slot by token label.
+    #[arg(long, global = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Initialise (or re-initialise, wiping it) a token and set its SO and user PINs.
+    Init {
+        #[arg(long)]
+        label: String,
+        /// File holding the SO PIN (else KEYWARD_SO_PIN, else a prompt).
+        #[arg(long)]
+        so_pin_file: Option<PathBuf>,
+        /// File holding the user PIN (else KEYWARD_PIN, else a prompt).
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Show the module path, the slots, their tokens and flags.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys: label, id, class, type, size. Private keys need the user PIN.
+    Keys {
+        #[arg(long)]
+        json: bool,
+        /// File holding the user PIN (else KEYWARD_PIN, else a prompt on a terminal).
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+}
+
+/// A PIN from a file, an environment variable or a no-echo prompt — never from argv.
+fn read_pin(
+    file: Option<&PathBuf>,
+    env: &str,
+    prompt: &str,
+    required: bool,
+) -> Result<Option<Pin>, String> {
+    if let Some(f) = file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?,
+        );
+        return Ok(Some(Zeroizing::new(
+            text.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+        )));
+    }
+    if let Ok(v) = std::env::var(env) {
+        return Ok(Some(Zeroizing::new(v.into_bytes())));
+    }
+    if !std::io::stdin().is_terminal() {
+        return if required {
+            Err(format!("no PIN: use a file option or set {env}"))
+        } else {
+            Ok(None)
+        };
+    }
+    let pin = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| e.to_string())?);
+    Ok(Some(Zeroizing::new(pin.as_bytes().to_vec())))
+}
+
+fn module_path() -> String {
+    let exe = std::env::current_exe().ok();
+    let lib = exe
+        .as_ref()
+        .and_then(|e| e.parent())
+        .map(|d| d.join("libkeyward.so"));
+    match lib {
+        Some(p) if p.exists() => p.display().to_string(),
+        _ => "libkeyward.so (not found beside this binary)".into(),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
+    let slot = match (&cli.token, cli.slot) {
+        (Some(label), _) => admin
+            .slot_by_label(label)
+            .map_err(|_| format!("no token labelled {label:?}"))?,
+        (None, Some(s)) => s,
+        (None, None) => 0,
+    };
+    match cli.command {
+        Command::Init {
+            label,
+            so_pin_file,
+            pin_file,
+        } => {
+            let so = read_pin(so_pin_file.as_ref(), "KEYWARD_SO_PIN", "SO PIN: ", true)?
+                .ok_or("no SO PIN")?;
+            let user = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?
+                .ok_or("no user PIN")?;
+            admin
+                .init(slot, &label, &so, &user)
+                .map_err(|e| format!("init failed: {e}"))?;
+            println!("Initialised token {label:?} in slot {slot}.");
+        }
+        Command::Info { json } => {
+            let slots = admin.slots().map_err(|e| e.to_string())?;
+            if json {
+                let v = serde_json::json!({ "module": module_path(), "slots": slots });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+                );
+                return Ok(());
+            }
+            println!("module: {}", module_path());
+            for s in slots {
+                println!("slot {}: {} (store {})", s.id, s.description, s.store);
+                if s.token_present {
+                    println!("  token: {:?} serial {}", s.label, s.serial);
+                    println!("  flags: {}", s.flags.join(" "));
+                }
+            }
+        }
+        Command::Keys { json, pin_file } => {
+            let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", false)?;
+            let rows = admin
+                .keys(slot, pin.as_deref().map(|p| p.as_slice()))
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?
+                );
+                return Ok(());
+            }
+            println!(
+                "{:<20} {:<16} {:<8} {:<15} {:>6}",
+                "LABEL", "ID", "CLASS", "TYPE", "BITS"
+            );
+            for r in rows {
+                let bits = r.bits.map_or("-".into(), |b| b.to_string());
+                println!(
+                    "{:<20} {:<16} {:<8} {:<15} {:>6}",
+                    r.label, r.id, r.class, r.key_type, bits
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keyward: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Configuration: one slot in the user's data directory by default, or the slots listed in
+//! the TOML file named by `KEYWARD_CONF`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Cost of the PIN key-derivation function (Argon2id) for PINs set from now on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for KdfCost {
+    /// OWASP's 2023 minimum for Argon2id: 19 MiB, 2 passes.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
+    }
+}
+
+/// One slot and the token behind it.
+#[derive(Clone, Debug)]
+pub struct SlotConfig {
+    pub description: String,
+    /// Directory holding `token.db`.
+    pub path: PathBuf,
+    pub pin_max_retries: u32,
+    pub pin_min_len: usize,
+    pub pin_max_len: usize,
+    pub kdf: KdfCost,
+}
+
+impl SlotConfig {
+    /// A slot with default policy whose store lives in `path`.
+    pub fn at(path: PathBuf) -> Self {
+        Self {
+            description: "Keyward soft token".into(),
+            path,
+            pin_max_retries: 10,
+            pin_min_len: 4,
+            pin_max_len: 255,
+            kdf: KdfCost::default(),
+        }
+    }
+
+    /// The token database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.path.join("token.db")
+    }
+}
+
+/// The module configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub slots: Vec<SlotConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    slot: Vec<FileSlot>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSlot {
+    path: PathBuf,
+    description: Option<String>,
+    pin_max_retries: Option<u32>,
+    pin_min_len: Option<usize>,
+    pin_max_len: Option<usize>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
+}
+
+impl Config {
+    /// Read `KEYWARD_CONF` if set, else one slot in `KEYWARD_DIR` or the user data directory.
+    /// CKR_GENERAL_ERROR (reported on stderr) for an unreadable or invalid file.
+    pub fn from_env() -> Result<Self> {
+        if let Some(path) = std::env::var_os("KEYWARD_CONF") {
+            return Self::load(Path::new(&path));
+        }
+        Ok(Self {
+            slots: vec![SlotConfig::at(default_dir()?)],
+        })
+    }
+
+    /// Load a TOML configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            eprintln!("keyward: cannot read {}: {e}", path.display());
+            Error::GeneralError
+        })?;
+        Self::parse(&text)
+            .inspect_err(|_| eprintln!("keyward: invalid configuration in {}", path.display()))
+    }
+
+    /// Parse TOML text (`[[slot]]` tables with `path`, `description`, `pin_max_retries`,
+    /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`).
+    pub fn parse(text: &str) -> Result<Self> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            eprintln!("keyward: {e}");
+            Error::GeneralError
+        })?;
+        let slots = file
+            .slot
+            .into_iter()
+            .map(FileSlot::into_slot)
+            .collect::<Result<Vec<_>>>()?;
+        if slots.is_empty() {
+            eprintln!("keyward: the configuration lists no [[slot]]");
+            return Err(Error::GeneralError);
+        }
+        Ok(Self { slots })
+    }
+}
+
+impl FileSlot {
+    fn into_slot(self) -> Result<SlotConfig> {
+        let mut s = SlotConfig::at(self.path);
+        if let Some(d) = self.description {
+            s.description = d;
+        }
+        s.pin_max_retries = self.pin_max_retries.unwrap_or(s.pin_max_retries).max(1);
+        s.pin_min_len = self.pin_min_len.unwrap_or(s.pin_min_len);
+        s.pin_max_len = self.pin_max_len.unwrap_or(s.pin_max_len);
+        s.kdf.memory_kib = self.argon2_memory_kib.unwrap_or(s.kdf.memory_kib).max(8);
+        s.kdf.iterations = self.argon2_iterations.unwrap_or(s.kdf.iterations).max(1);
+        if s.pin_min_len > s.pin_max_len {
+            eprintln!("keyward: pin_min_len exceeds pin_max_len");
+            return Err(Error::GeneralError);
+        }
+        Ok(s)
+    }
+}
+
+/// `$KEYWARD_DIR`, else `$XDG_DATA_HOME/keyward`, else `~/.local/share/keyward`.
+pub fn default_dir() -> Result<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("KEYWARD_DIR") {
+        return Ok(dir);
+    }
+    if let Some(xdg) = env("XDG_DATA_HOME") {
+        return Ok(xdg.join("keyward"));
+    }
+    env("HOME")
+        .map(|h| h.join(".local/share/keyward"))
+        .ok_or(Error::GeneralError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_several_slots_with_policy() {
+        let c = Config::parse(
+            "[[slot]]\npath = \"/a\"\npin_max_retries = 3\n[[slot]]\npath = \"/b\"\ndescription = \"B\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.slots.len(), 2);
+        assert_eq!(c.slots[0].pin_max_retries, 3);
+        assert_eq!(c.slots[1].description, "B");
+        assert_eq!(c.slots[1].db_path(), PathBuf::from("/b/token.db"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_empty_files() {
+        assert!(Config::parse("[[slot]]\npath = \"/a\"\nbogus = 1\n").is_err());
+        assert!(Config::parse("").is_err());
+    }
+}

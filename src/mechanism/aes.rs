@@ -1,0 +1,131 @@
+//! AES: key generation and ECB, CBC, CBC-PAD, CTR, GCM (§2.8, §2.12).
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+use super::ops::{crypto_error, Context};
+use super::param::{MechanismRequest, Param};
+use super::{Cipher, Generated, Info, Mechanism};
+use crate::crypto::aes::{AesCipher, AesMode};
+use crate::crypto::rng;
+use crate::error::{Error, Result};
+use crate::object::attr::parse_ulong;
+use crate::object::key::KeyMaterial;
+use crate::object::Attributes;
+
+pub(super) struct Aes;
+
+fn mode(m: &MechanismRequest) -> Result<AesMode> {
+    Ok(match m.ty {
+        CKM_AES_ECB => {
+            m.no_param()?;
+            AesMode::Ecb
+        }
+        CKM_AES_CBC => AesMode::Cbc { iv: m.iv16()? },
+        CKM_AES_CBC_PAD => AesMode::CbcPad { iv: m.iv16()? },
+        CKM_AES_CTR => match &m.param {
+            Param::Ctr {
+                counter_bits,
+                block,
+            } if (1..=128).contains(counter_bits) => AesMode::Ctr {
+                counter_block: *block,
+                counter_bits: *counter_bits as u32,
+            },
+            _ => return Err(Error::MechanismParamInvalid),
+        },
+        CKM_AES_GCM => match &m.param {
+            Param::Gcm {
+                iv, aad, tag_bits, ..
+            } if !iv.is_empty() => AesMode::Gcm {
+                iv: iv.clone(),
+                aad: aad.clone(),
+                tag_bits: *tag_bits as u32,
+            },
+            _ => return Err(Error::MechanismParamInvalid),
+        },
+        _ => return Err(Error::MechanismInvalid),
+    })
+}
+
+/// A streaming AES operation; errors are mapped per direction.
+struct Stream {
+    cipher: Option<AesCipher>,
+    ctx: Context,
+}
+
+impl Cipher for Stream {
+    fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let c = self.cipher.as_mut().ok_or(Error::OperationNotInitialized)?;
+        c.update(data).map_err(crypto_error(self.ctx))
+    }
+
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        let c = self.cipher.take().ok_or(Error::OperationNotInitialized)?;
+        c.finish().map_err(crypto_error(self.ctx))
+    }
+}
+
+fn start(m: &MechanismRequest, key: &KeyMaterial, encrypt: bool) -> Result<Box<dyn Cipher>> {
+    let mode = mode(m)?;
+    let KeyMaterial::Secret(bytes) = key else {
+        return Err(Error::KeyTypeInconsistent);
+    };
+    let cipher = AesCipher::new(bytes, &mode, encrypt).map_err(|e| match e {
+        crate::crypto::CryptoError::BadKey => Error::KeyTypeInconsistent,
+        _ => Error::MechanismParamInvalid,
+    })?;
+    let ctx = if encrypt {
+        Context::Encrypt
+    } else {
+        Context::Decrypt
+    };
+    Ok(Box::new(Stream {
+        cipher: Some(cipher),
+        ctx,
+    }))
+}
+
+impl Mechanism for Aes {
+    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+        Some(CKK_AES)
+    }
+
+    fn info(&self, ty: CK_MECHANISM_TYPE) -> Info {
+        let flags = if ty == CKM_AES_KEY_GEN {
+            CKF_GENERATE
+        } else {
+            CKF_ENCRYPT | CKF_DECRYPT
+        };
+        Info {
+            min_key: 16,
+            max_key: 32,
+            flags,
+        }
+    }
+
+    fn encrypt(&self, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Box<dyn Cipher>> {
+        start(m, key, true)
+    }
+
+    fn decrypt(&self, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Box<dyn Cipher>> {
+        start(m, key, false)
+    }
+
+    fn generate_key(&self, m: &MechanismRequest, template: &Attributes) -> Result<Generated> {
+        m.no_param()?;
+        let len = template
+            .get(CKA_VALUE_LEN)
+            .ok_or(Error::TemplateIncomplete)
+            .and_then(parse_ulong)?;
+        if !matches!(len, 16 | 24 | 32) {
+            return Err(Error::KeySizeRange);
+        }
+        let mut value = vec![0u8; len as usize];
+        rng::fill(&mut value).map_err(|_| Error::GeneralError)?;
+        let mut out = Attributes::new();
+        out.set(CKA_VALUE, value);
+        Ok(out)
+    }
+}

@@ -1,0 +1,149 @@
+//! Mechanisms are data: each family implements [`Mechanism`] for the operations it
+//! supports, and [`REGISTRY`] maps every `CKM_*` to its implementation.
+
+mod aes;
+mod digest;
+mod ec;
+mod hmac;
+pub mod ops;
+pub mod param;
+mod rsa;
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+pub use ops::{Cipher, Digester, Signer, Verifier};
+pub use param::{MechanismRequest, Param};
+
+use crate::error::{Error, Result};
+use crate::object::key::KeyMaterial;
+use crate::object::Attributes;
+
+/// True CK_MECHANISM_INFO for one mechanism.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub min_key: CK_ULONG,
+    pub max_key: CK_ULONG,
+    pub flags: CK_FLAGS,
+}
+
+/// What a new key gets from its generator: the attributes it computed.
+pub type Generated = Attributes;
+
+/// One mechanism family's behaviour. Every operation defaults to CKR_MECHANISM_INVALID
+/// ("not valid for this operation", §5.2); `info` must be exact.
+pub trait Mechanism: Sync {
+    fn info(&self, ty: CK_MECHANISM_TYPE) -> Info;
+
+    /// The key type this family uses and generates (None for digests).
+    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+        None
+    }
+
+    fn sign(&self, _m: &MechanismRequest, _key: &Arc<KeyMaterial>) -> Result<Box<dyn Signer>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn verify(&self, _m: &MechanismRequest, _key: &Arc<KeyMaterial>) -> Result<Box<dyn Verifier>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn encrypt(&self, _m: &MechanismRequest, _key: &Arc<KeyMaterial>) -> Result<Box<dyn Cipher>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn decrypt(&self, _m: &MechanismRequest, _key: &Arc<KeyMaterial>) -> Result<Box<dyn Cipher>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn digest(&self, _m: &MechanismRequest) -> Result<Box<dyn Digester>> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_GenerateKey: the attributes it computed (CKA_VALUE …).
+    fn generate_key(&self, _m: &MechanismRequest, _template: &Attributes) -> Result<Generated> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_GenerateKeyPair: the computed (public, private) attributes.
+    fn generate_key_pair(
+        &self,
+        _m: &MechanismRequest,
+        _public: &Attributes,
+        _private: &Attributes,
+    ) -> Result<(Generated, Generated)> {
+        Err(Error::MechanismInvalid)
+    }
+}
+
+/// Every supported mechanism, in the order C_GetMechanismList reports them.
+pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
+    (CKM_RSA_PKCS_KEY_PAIR_GEN, &rsa::Rsa),
+    (CKM_RSA_PKCS, &rsa::Rsa),
+    (CKM_SHA1_RSA_PKCS, &rsa::Rsa),
+    (CKM_SHA224_RSA_PKCS, &rsa::Rsa),
+    (CKM_SHA256_RSA_PKCS, &rsa::Rsa),
+    (CKM_SHA384_RSA_PKCS, &rsa::Rsa),
+    (CKM_SHA512_RSA_PKCS, &rsa::Rsa),
+    (CKM_RSA_PKCS_PSS, &rsa::Rsa),
+    (CKM_SHA1_RSA_PKCS_PSS, &rsa::Rsa),
+    (CKM_SHA224_RSA_PKCS_PSS, &rsa::Rsa),
+    (CKM_SHA256_RSA_PKCS_PSS, &rsa::Rsa),
+    (CKM_SHA384_RSA_PKCS_PSS, &rsa::Rsa),
+    (CKM_SHA512_RSA_PKCS_PSS, &rsa::Rsa),
+    (CKM_RSA_PKCS_OAEP, &rsa::Rsa),
+    (CKM_EC_KEY_PAIR_GEN, &ec::Ecdsa),
+    (CKM_ECDSA, &ec::Ecdsa),
+    (CKM_ECDSA_SHA1, &ec::Ecdsa),
+    (CKM_ECDSA_SHA224, &ec::Ecdsa),
+    (CKM_ECDSA_SHA256, &ec::Ecdsa),
+    (CKM_ECDSA_SHA384, &ec::Ecdsa),
+    (CKM_ECDSA_SHA512, &ec::Ecdsa),
+    (CKM_AES_KEY_GEN, &aes::Aes),
+    (CKM_AES_ECB, &aes::Aes),
+    (CKM_AES_CBC, &aes::Aes),
+    (CKM_AES_CBC_PAD, &aes::Aes),
+    (CKM_AES_CTR, &aes::Aes),
+    (CKM_AES_GCM, &aes::Aes),
+    (CKM_SHA_1, &digest::Sha),
+    (CKM_SHA224, &digest::Sha),
+    (CKM_SHA256, &digest::Sha),
+    (CKM_SHA384, &digest::Sha),
+    (CKM_SHA512, &digest::Sha),
+    (CKM_GENERIC_SECRET_KEY_GEN, &hmac::Hmac),
+    (CKM_SHA_1_HMAC, &hmac::Hmac),
+    (CKM_SHA224_HMAC, &hmac::Hmac),
+    (CKM_SHA256_HMAC, &hmac::Hmac),
+    (CKM_SHA384_HMAC, &hmac::Hmac),
+    (CKM_SHA512_HMAC, &hmac::Hmac),
+];
+
+/// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.
+pub fn lookup(ty: CK_MECHANISM_TYPE) -> Result<&'static dyn Mechanism> {
+    REGISTRY
+        .iter()
+        .find(|(t, _)| *t == ty)
+        .map(|(_, m)| *m)
+        .ok_or(Error::MechanismInvalid)
+}
+
+/// C_GetMechanismList.
+pub fn list() -> Vec<CK_MECHANISM_TYPE> {
+    REGISTRY.iter().map(|(t, _)| *t).collect()
+}
+
+/// C_GetMechanismInfo; CKR_MECHANISM_INVALID if unknown.
+pub fn info(ty: CK_MECHANISM_TYPE) -> Result<Info> {
+    lookup(ty).map(|m| m.info(ty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_has_no_duplicates_and_every_info_has_flags() {
+        let mut seen = std::collections::HashSet::new();
+        for (ty, m) in REGISTRY {
+            assert!(seen.insert(*ty), "duplicate 0x{ty:x}");
+            let i = m.info(*ty);
+            assert_ne!(i.flags, 0, "0x{ty:x} has no flags");
+            assert!(i.min_key <= i.max_key);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Mechanism parameters, already copied out of C memory by the ABI layer.
+
+use cryptoki_sys::*;
+
+use crate::crypto::digest::DigestAlg;
+use crate::error::{Error, Result};
+
+/// A mechanism parameter in safe form.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Param {
+    #[default]
+    None,
+    /// An opaque byte parameter (an IV, for example).
+    Bytes(Vec<u8>),
+    /// CK_RSA_PKCS_PSS_PARAMS.
+    Pss {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_RSA_PKCS_MGF_TYPE,
+        salt_len: CK_ULONG,
+    },
+    /// CK_RSA_PKCS_OAEP_PARAMS (source data is the label).
+    Oaep {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_RSA_PKCS_MGF_TYPE,
+        source: CK_ULONG,
+        label: Vec<u8>,
+    },
+    /// CK_GCM_PARAMS.
+    Gcm {
+        iv: Vec<u8>,
+        iv_bits: CK_ULONG,
+        aad: Vec<u8>,
+        tag_bits: CK_ULONG,
+    },
+    /// CK_AES_CTR_PARAMS.
+    Ctr {
+        counter_bits: CK_ULONG,
+        block: [u8; 16],
+    },
+}
+
+/// A CK_MECHANISM in safe form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MechanismRequest {
+    pub ty: CK_MECHANISM_TYPE,
+    pub param: Param,
+}
+
+impl MechanismRequest {
+    pub fn new(ty: CK_MECHANISM_TYPE, param: Param) -> Self {
+        Self { ty, param }
+    }
+
+    /// CKR_MECHANISM_PARAM_INVALID unless the mechanism came without a parameter.
+    pub fn no_param(&self) -> Result<()> {
+        match &self.param {
+            Param::None => Ok(()),
+            Param::Bytes(b) if b.is_empty() => Ok(()),
+            _ => Err(Error::MechanismParamInvalid),
+        }
+    }
+
+    /// A 16-byte IV parameter.
+    pub fn iv16(&self) -> Result<[u8; 16]> {
+        match &self.param {
+            Param::Bytes(b) => b
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::MechanismParamInvalid),
+            _ => Err(Error::MechanismParamInvalid),
+        }
+    }
+}
+
+/// The digest named by a CKM_SHA* hash mechanism (PSS/OAEP hashAlg).
+pub fn hash_alg(m: CK_MECHANISM_TYPE) -> Result<DigestAlg> {
+    Ok(match m {
+        CKM_SHA_1 => DigestAlg::Sha1,
+        CKM_SHA224 => DigestAlg::Sha224,
+        CKM_SHA256 => DigestAlg::Sha256,
+        CKM_SHA384 => DigestAlg::Sha384,
+        CKM_SHA512 => DigestAlg::Sha512,
+        _ => return Err(Error::MechanismParamInvalid),
+    })
+}
+
+/// The digest named by a CKG_MGF1_* constant.
+pub fn mgf1_alg(mgf: CK_RSA_PKCS_MGF_TYPE) -> Result<DigestAlg> {
+    Ok(match mgf {
+        CKG_MGF1_SHA1 => DigestAlg::Sha1,
+        CKG_MGF1_SHA224 => DigestAlg::Sha224,
+        CKG_MGF1_SHA256 => DigestAlg::Sha256,
+        CKG_MGF1_SHA384 => DigestAlg::Sha384,
+        CKG_MGF1_SHA512 => DigestAlg::Sha512,
+        _ => return Err(Error::MechanismParamInvalid),
+    })
+}

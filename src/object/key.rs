@@ -1,0 +1,194 @@
+//! Key material: built from an object's attributes, and turned back into attributes
+//! when a key is generated or imported.
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+use super::attr::Attributes;
+use super::rules::Shape;
+use crate::crypto::{ec, rsa};
+use crate::error::{Error, Result};
+
+/// Usable key material, cached after login.
+pub enum KeyMaterial {
+    RsaPrivate(rsa::RsaPrivateKey),
+    RsaPublic(rsa::RsaPublicKey),
+    EcPrivate(ec::EcPrivateKey),
+    EcPublic(ec::EcPublicKey),
+    /// AES or generic secret key bytes.
+    Secret(Zeroizing<Vec<u8>>),
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyMaterial([redacted])")
+    }
+}
+
+fn need<'a>(attrs: &'a Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&'a [u8]> {
+    attrs.get(ty).ok_or(Error::TemplateIncomplete)
+}
+
+fn opt(attrs: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
+    attrs.get(ty).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// The curve named by CKA_EC_PARAMS; CKR_CURVE_NOT_SUPPORTED for others.
+pub fn curve_of(attrs: &Attributes) -> Result<ec::Curve> {
+    let params = need(attrs, CKA_EC_PARAMS)?;
+    ec::Curve::from_ec_params(params).ok_or(Error::CurveNotSupported)
+}
+
+fn rsa_components(attrs: &Attributes) -> Result<rsa::RsaComponents> {
+    Ok(rsa::RsaComponents {
+        n: need(attrs, CKA_MODULUS)?.to_vec(),
+        e: need(attrs, CKA_PUBLIC_EXPONENT)?.to_vec(),
+        d: need(attrs, CKA_PRIVATE_EXPONENT)?.to_vec(),
+        p: opt(attrs, CKA_PRIME_1),
+        q: opt(attrs, CKA_PRIME_2),
+        dp: opt(attrs, CKA_EXPONENT_1),
+        dq: opt(attrs, CKA_EXPONENT_2),
+        qinv: opt(attrs, CKA_COEFFICIENT),
+    })
+}
+
+impl KeyMaterial {
+    /// Build key material from a key object's attributes. CKR_KEY_TYPE_INCONSISTENT for a
+    /// non-key object; CKR_ATTRIBUTE_VALUE_INVALID for material the crypto layer rejects.
+    pub fn from_attributes(shape: Shape, attrs: &Attributes) -> Result<Self> {
+        let bad = |_| Error::AttributeValueInvalid;
+        Ok(match (shape.class, shape.subtype) {
+            (CKO_PRIVATE_KEY, CKK_RSA) => Self::RsaPrivate(
+                rsa::RsaPrivateKey::from_components(&rsa_components(attrs)?).map_err(bad)?,
+            ),
+            (CKO_PUBLIC_KEY, CKK_RSA) => Self::RsaPublic(
+                rsa::RsaPublicKey::from_components(
+                    need(attrs, CKA_MODULUS)?,
+                    need(attrs, CKA_PUBLIC_EXPONENT)?,
+                )
+                .map_err(bad)?,
+            ),
+            (CKO_PRIVATE_KEY, CKK_EC) => Self::EcPrivate(
+                ec::EcPrivateKey::from_scalar(curve_of(attrs)?, need(attrs, CKA_VALUE)?)
+                    .map_err(bad)?,
+            ),
+            (CKO_PUBLIC_KEY, CKK_EC) => Self::EcPublic(
+                ec::EcPublicKey::from_point(curve_of(attrs)?, need(attrs, CKA_EC_POINT)?)
+                    .map_err(bad)?,
+            ),
+            (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => {
+                Self::Secret(Zeroizing::new(need(attrs, CKA_VALUE)?.to_vec()))
+            }
+            _ => return Err(Error::KeyTypeInconsistent),
+        })
+    }
+
+    /// Key size as CK_MECHANISM_INFO counts it: bits for RSA and EC, bytes for secret keys.
+    pub fn size(&self) -> usize {
+        match self {
+            Self::RsaPrivate(k) => k.modulus_len() * 8,
+            Self::RsaPublic(k) => k.modulus_bits() as usize,
+            Self::EcPrivate(k) => k.curve().bits() as usize,
+            Self::EcPublic(k) => k.curve().bits() as usize,
+            Self::Secret(v) => v.len(),
+        }
+    }
+}
+
+/// Complete and check a key imported with C_CreateObject: compute CKA_MODULUS_BITS /
+/// CKA_VALUE_LEN and prove the material is usable. CKR_ATTRIBUTE_VALUE_INVALID otherwise.
+pub fn complete_import(shape: Shape, attrs: &mut Attributes) -> Result<()> {
+    match (shape.class, shape.subtype) {
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, CKK_RSA) => {
+            let n = need(attrs, CKA_MODULUS)?;
+            let bits = significant_bits(n);
+            attrs.set_ulong(CKA_MODULUS_BITS, bits as CK_ULONG);
+        }
+        (CKO_SECRET_KEY, subtype) => {
+            let len = need(attrs, CKA_VALUE)?.len();
+            let ok = match subtype {
+                CKK_AES => matches!(len, 16 | 24 | 32),
+                _ => len > 0,
+            };
+            if !ok {
+                return Err(Error::AttributeValueInvalid);
+            }
+            attrs.set_ulong(CKA_VALUE_LEN, len as CK_ULONG);
+        }
+        _ => {}
+    }
+    if shape.class != CKO_DATA && shape.class != CKO_CERTIFICATE {
+        KeyMaterial::from_attributes(shape, attrs)?;
+    }
+    Ok(())
+}
+
+fn significant_bits(be: &[u8]) -> usize {
+    let skip = be.iter().take_while(|b| **b == 0).count();
+    match be.get(skip) {
+        Some(first) => (be.len() - skip) * 8 - first.leading_zeros() as usize,
+        None => 0,
+    }
+}
+
+/// Attributes for a generated RSA key pair: (public additions, private additions).
+pub fn rsa_pair_attributes(c: &rsa::RsaComponents, bits: CK_ULONG) -> (Attributes, Attributes) {
+    let mut public = Attributes::new();
+    public.set(CKA_MODULUS, c.n.clone());
+    public.set(CKA_PUBLIC_EXPONENT, c.e.clone());
+    public.set_ulong(CKA_MODULUS_BITS, bits);
+    let mut private = public.clone();
+    for (ty, v) in [
+        (CKA_PRIVATE_EXPONENT, &c.d),
+        (CKA_PRIME_1, &c.p),
+        (CKA_PRIME_2, &c.q),
+        (CKA_EXPONENT_1, &c.dp),
+        (CKA_EXPONENT_2, &c.dq),
+        (CKA_COEFFICIENT, &c.qinv),
+    ] {
+        private.set(ty, v.clone());
+    }
+    (public, private)
+}
+
+/// CKA_EC_POINT as PKCS#11 encodes it: a DER OCTET STRING around the uncompressed point.
+pub fn ec_point_der(point: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x04];
+    let len = point.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        out.extend([0x81, len as u8]);
+    }
+    out.extend_from_slice(point);
+    out
+}
+
+/// Attributes for a generated EC key pair: (public additions, private additions).
+pub fn ec_pair_attributes(curve: ec::Curve, pair: &ec::EcKeyPair) -> (Attributes, Attributes) {
+    let mut public = Attributes::new();
+    public.set(CKA_EC_PARAMS, curve.ec_params().to_vec());
+    public.set(CKA_EC_POINT, ec_point_der(&pair.public_point));
+    let mut private = Attributes::new();
+    private.set(CKA_EC_PARAMS, curve.ec_params().to_vec());
+    private.set(CKA_VALUE, pair.private.to_vec());
+    (public, private)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modulus_bits_ignore_leading_zeros() {
+        assert_eq!(significant_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(significant_bits(&[0x01]), 1);
+        assert_eq!(significant_bits(&[]), 0);
+    }
+
+    #[test]
+    fn ec_point_der_handles_long_form() {
+        assert_eq!(&ec_point_der(&[4; 65])[..2], &[0x04, 0x41]);
+        assert_eq!(&ec_point_der(&[4; 133])[..3], &[0x04, 0x81, 133]);
+    }
+}

@@ -1,0 +1,300 @@
+//! Template checks for creating, generating, copying and modifying objects, driven by the
+//! rule table in [`super::rules`].
+
+use cryptoki_sys::*;
+
+use super::attr::{parse_bool, parse_ulong, Attributes};
+use super::rules::{self, flag, Kind, Rule, Shape};
+use crate::error::{Error, Result};
+
+/// How an object comes into being; decides which template rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// C_CreateObject: the caller supplies the material.
+    Create,
+    /// C_GenerateKey / C_GenerateKeyPair with this mechanism.
+    Generate(CK_MECHANISM_TYPE),
+}
+
+/// The shape a template describes. `class`/`subtype` defaults come from the mechanism.
+/// CKR_TEMPLATE_INCOMPLETE without a class or key type, CKR_TEMPLATE_INCONSISTENT when the
+/// template contradicts the defaults, CKR_ATTRIBUTE_VALUE_INVALID for unsupported values.
+pub fn shape_of(
+    template: &Attributes,
+    default_class: Option<CK_OBJECT_CLASS>,
+    default_subtype: Option<CK_ULONG>,
+) -> Result<Shape> {
+    let class = pick(template, CKA_CLASS, default_class)?.ok_or(Error::TemplateIncomplete)?;
+    let subtype_attr = match class {
+        CKO_CERTIFICATE => Some(CKA_CERTIFICATE_TYPE),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(CKA_KEY_TYPE),
+        CKO_DATA => None,
+        _ => return Err(Error::AttributeValueInvalid),
+    };
+    let subtype = match subtype_attr {
+        Some(attr) => pick(template, attr, default_subtype)?.ok_or(Error::TemplateIncomplete)?,
+        None => 0,
+    };
+    let shape = Shape { class, subtype };
+    if !rules::supported(shape) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    Ok(shape)
+}
+
+fn pick(
+    template: &Attributes,
+    ty: CK_ATTRIBUTE_TYPE,
+    default: Option<CK_ULONG>,
+) -> Result<Option<CK_ULONG>> {
+    match (template.get(ty).map(parse_ulong).transpose()?, default) {
+        (Some(v), Some(d)) if v != d => Err(Error::TemplateInconsistent),
+        (Some(v), _) => Ok(Some(v)),
+        (None, d) => Ok(d),
+    }
+}
+
+fn check_kind(rule: &Rule, value: &[u8]) -> Result<()> {
+    let ok = match rule.kind {
+        Kind::Bool => parse_bool(value).is_ok(),
+        Kind::Ulong => parse_ulong(value).is_ok(),
+        Kind::Bytes => true,
+        Kind::Date => {
+            value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit))
+        }
+        Kind::Mechanisms => value.len() % std::mem::size_of::<CK_ULONG>() == 0,
+    };
+    ok.then_some(()).ok_or(Error::AttributeValueInvalid)
+}
+
+/// Validate a caller's template for a new object and return it with defaults and
+/// token-managed attributes filled in (CKA_UNIQUE_ID excepted: the token sets it).
+pub fn new_object(
+    shape: Shape,
+    template: &Attributes,
+    origin: Origin,
+    is_so: bool,
+) -> Result<Attributes> {
+    for (ty, value) in template.iter() {
+        let rule = rules::rule(shape, ty).ok_or(Error::AttributeTypeInvalid)?;
+        check_kind(rule, value)?;
+        if rule.has(flag::TOKEN_MANAGED) {
+            return Err(Error::AttributeReadOnly);
+        }
+        if rule.has(flag::SO_ONLY) && !is_so && parse_bool(value)? {
+            return Err(Error::AttributeReadOnly);
+        }
+        let forbidden = match origin {
+            Origin::Create => rule.has(flag::COMPUTED_ON_CREATE),
+            Origin::Generate(_) => rule.has(flag::GENERATED),
+        };
+        if forbidden {
+            return Err(Error::TemplateInconsistent);
+        }
+    }
+    for rule in rules::rules(shape) {
+        let required = match origin {
+            Origin::Create => rule.has(flag::REQUIRED_CREATE),
+            Origin::Generate(_) => rule.has(flag::REQUIRED_GENERATE),
+        };
+        if required && !template.contains(rule.ty) {
+            return Err(Error::TemplateIncomplete);
+        }
+    }
+    let mut attrs = defaults(shape);
+    attrs.extend(template);
+    attrs.set_ulong(CKA_CLASS, shape.class);
+    set_provenance(shape, &mut attrs, origin);
+    Ok(attrs)
+}
+
+/// Token-managed attributes that record where a key came from (§4.7, §4.9, §4.10).
+fn set_provenance(shape: Shape, attrs: &mut Attributes, origin: Origin) {
+    if !matches!(
+        shape.class,
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY
+    ) {
+        return;
+    }
+    let (local, mech) = match origin {
+        Origin::Create => (false, CK_UNAVAILABLE_INFORMATION),
+        Origin::Generate(m) => (true, m),
+    };
+    attrs.set_bool(CKA_LOCAL, local);
+    attrs.set_ulong(CKA_KEY_GEN_MECHANISM, mech);
+    if shape.class != CKO_PUBLIC_KEY {
+        let sensitive = attrs.flag(CKA_SENSITIVE);
+        let extractable = attrs.flag(CKA_EXTRACTABLE);
+        attrs.set_bool(CKA_ALWAYS_SENSITIVE, local && sensitive);
+        attrs.set_bool(CKA_NEVER_EXTRACTABLE, local && !extractable);
+    }
+}
+
+/// Default values for every optional attribute of `shape` (token choices where the spec
+/// leaves them to the token: keys are private, sensitive and unextractable by default).
+fn defaults(shape: Shape) -> Attributes {
+    let mut a = Attributes::new();
+    let is_secretish = matches!(shape.class, CKO_PRIVATE_KEY | CKO_SECRET_KEY);
+    a.set_bool(CKA_TOKEN, false);
+    a.set_bool(CKA_PRIVATE, is_secretish);
+    a.set_bool(CKA_MODIFIABLE, true);
+    a.set_bool(CKA_COPYABLE, true);
+    a.set_bool(CKA_DESTROYABLE, true);
+    a.set(CKA_LABEL, Vec::new());
+    for rule in rules::rules(shape) {
+        if rule.has(flag::TOKEN_MANAGED | flag::REQUIRED_CREATE | flag::GENERATED)
+            || a.contains(rule.ty)
+        {
+            continue;
+        }
+        let value = match (rule.ty, rule.kind) {
+            (CKA_SENSITIVE, _) => Some(vec![1]),
+            (CKA_EXTRACTABLE | CKA_DERIVE | CKA_TRUSTED | CKA_WRAP_WITH_TRUSTED, _) => {
+                Some(vec![0])
+            }
+            (CKA_ALWAYS_AUTHENTICATE, _) => Some(vec![0]),
+            (_, Kind::Bool) => Some(vec![1]),
+            (_, Kind::Bytes | Kind::Date | Kind::Mechanisms) => Some(Vec::new()),
+            (CKA_CERTIFICATE_CATEGORY | CKA_JAVA_MIDP_SECURITY_DOMAIN, _) => {
+                Some(super::attr::ulong_bytes(0))
+            }
+            _ => None,
+        };
+        if let Some(v) = value {
+            a.set(rule.ty, v);
+        }
+    }
+    a
+}
+
+/// Apply a C_SetAttributeValue template to `current`; returns the new attribute set.
+/// CKR_ACTION_PROHIBITED for unmodifiable objects, CKR_ATTRIBUTE_READ_ONLY for fixed,
+/// token-managed or one-way attributes changed the wrong way, CKR_ATTRIBUTE_TYPE_INVALID
+/// for attributes the object cannot carry.
+pub fn modify(
+    shape: Shape,
+    current: &Attributes,
+    template: &Attributes,
+    is_so: bool,
+) -> Result<Attributes> {
+    if !current.flag(CKA_MODIFIABLE) {
+        return Err(Error::ActionProhibited);
+    }
+    let mut next = current.clone();
+    for (ty, value) in template.iter() {
+        let rule = rules::rule(shape, ty).ok_or(Error::AttributeTypeInvalid)?;
+        check_kind(rule, value)?;
+        check_change(rule, current.get(ty), value, is_so)?;
+        next.set(ty, value.to_vec());
+    }
+    Ok(next)
+}
+
+/// Apply a C_CopyObject template: like [`modify`], but CKA_TOKEN and CKA_PRIVATE may be
+/// chosen for the copy and CKA_MODIFIABLE may go from true to false.
+pub fn copy(
+    shape: Shape,
+    current: &Attributes,
+    template: &Attributes,
+    is_so: bool,
+) -> Result<Attributes> {
+    if !current.flag(CKA_COPYABLE) {
+        return Err(Error::ActionProhibited);
+    }
+    let mut next = current.clone();
+    for (ty, value) in template.iter() {
+        let rule = rules::rule(shape, ty).ok_or(Error::AttributeTypeInvalid)?;
+        check_kind(rule, value)?;
+        match ty {
+            CKA_TOKEN | CKA_PRIVATE => {}
+            CKA_MODIFIABLE if !parse_bool(value)? || current.flag(CKA_MODIFIABLE) => {}
+            _ => check_change(rule, current.get(ty), value, is_so)?,
+        }
+        next.set(ty, value.to_vec());
+    }
+    next.remove(CKA_UNIQUE_ID);
+    Ok(next)
+}
+
+fn check_change(rule: &Rule, old: Option<&[u8]>, new: &[u8], is_so: bool) -> Result<()> {
+    if rule.has(flag::FIXED | flag::TOKEN_MANAGED) {
+        return Err(Error::AttributeReadOnly);
+    }
+    let old_true = old.is_some_and(|v| parse_bool(v).unwrap_or(false));
+    let one_way_violated = (rule.has(flag::ONLY_TO_TRUE) && old_true && !parse_bool(new)?)
+        || (rule.has(flag::ONLY_TO_FALSE) && !old_true && parse_bool(new)?)
+        || (rule.has(flag::SO_ONLY) && !is_so && parse_bool(new)?);
+    if one_way_violated {
+        return Err(Error::AttributeReadOnly);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aes_template() -> Attributes {
+        let mut t = Attributes::new();
+        t.set_ulong(CKA_CLASS, CKO_SECRET_KEY);
+        t.set_ulong(CKA_KEY_TYPE, CKK_AES);
+        t.set(CKA_VALUE, vec![7; 16]);
+        t
+    }
+
+    #[test]
+    fn create_fills_defaults_and_provenance() {
+        let t = aes_template();
+        let shape = shape_of(&t, None, None).unwrap();
+        let a = new_object(shape, &t, Origin::Create, false).unwrap();
+        assert!(a.flag(CKA_SENSITIVE) && a.flag(CKA_PRIVATE) && a.flag(CKA_ENCRYPT));
+        assert!(!a.flag(CKA_LOCAL) && !a.flag(CKA_ALWAYS_SENSITIVE));
+    }
+
+    #[test]
+    fn create_rejects_what_the_spec_forbids() {
+        let mut t = aes_template();
+        t.set_bool(CKA_LOCAL, true);
+        let shape = shape_of(&t, None, None).unwrap();
+        assert_eq!(
+            new_object(shape, &t, Origin::Create, false),
+            Err(Error::AttributeReadOnly)
+        );
+        let mut t = aes_template();
+        t.set(CKA_MODULUS, vec![1]);
+        assert_eq!(
+            new_object(shape, &t, Origin::Create, false),
+            Err(Error::AttributeTypeInvalid)
+        );
+        let mut t = aes_template();
+        t.remove(CKA_VALUE);
+        assert_eq!(
+            new_object(shape, &t, Origin::Create, false),
+            Err(Error::TemplateIncomplete)
+        );
+        let t = aes_template();
+        assert_eq!(
+            new_object(shape, &t, Origin::Generate(CKM_AES_KEY_GEN), false),
+            Err(Error::TemplateInconsistent)
+        );
+    }
+
+    #[test]
+    fn one_way_attributes_only_move_one_way() {
+        let t = aes_template();
+        let shape = shape_of(&t, None, None).unwrap();
+        let a = new_object(shape, &t, Origin::Create, false).unwrap();
+        let mut m = Attributes::new();
+        m.set_bool(CKA_SENSITIVE, false);
+        assert_eq!(modify(shape, &a, &m, false), Err(Error::AttributeReadOnly));
+        let mut m = Attributes::new();
+        m.set_bool(CKA_EXTRACTABLE, true);
+        assert_eq!(modify(shape, &a, &m, false), Err(Error::AttributeReadOnly));
+        let mut m = Attributes::new();
+        m.set(CKA_LABEL, b"new".to_vec());
+        assert_eq!(
+            modify(shape, &a, &m, false).unwrap().get(CKA_LABEL),
+            Some(&b"new"[..])
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Encryption, decryption, digests, signatures and random numbers (PKCS#11 3.0 §5.8–5.15).
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+use super::Provider;
+use crate::error::{Error, Result};
+use crate::mechanism::{self, MechanismRequest};
+use crate::object::key::KeyMaterial;
+use crate::session::{produce, Active, Call, Ops, Out};
+use crate::token::ObjectHandle;
+
+/// Start an operation in the slot `pick` selects: CKR_OPERATION_ACTIVE if one runs.
+fn start<T>(
+    ops: &mut Ops,
+    pick: fn(&mut Ops) -> &mut Option<T>,
+    make: impl FnOnce() -> Result<T>,
+) -> Result<()> {
+    let slot = pick(ops);
+    if slot.is_some() {
+        return Err(Error::OperationActive);
+    }
+    *slot = Some(make()?);
+    Ok(())
+}
+
+/// Feed data to an active operation without output; errors end it.
+fn feed<T>(slot: &mut Option<T>, f: impl FnOnce(&mut T) -> Result<()>) -> Result<()> {
+    let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    let r = f(op);
+    if r.as_ref().is_err_and(|e| e.ends_operation()) {
+        *slot = None;
+    }
+    r
+}
+
+fn concat(mut a: Zeroizing<Vec<u8>>, b: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
+    a.extend_from_slice(&b);
+    a
+}
+
+impl Provider {
+    /// The key behind `key` for an operation needing `usage` with mechanism `m`:
+    /// CKR_KEY_HANDLE_INVALID, CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_MECHANISM_INVALID.
+    fn operation_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        m: &MechanismRequest,
+    ) -> Result<Arc<KeyMaterial>> {
+        let (_, token) = self.session_token(h)?;
+        let obj = token
+            .object(ObjectHandle(key), Self::visibility(token)?)
+            .map_err(|_| Error::KeyHandleInvalid)?;
+        if !obj.allows(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        if !obj.allows_mechanism(m.ty) {
+            return Err(Error::MechanismInvalid);
+        }
+        obj.key()
+    }
+
+    /// Common shape of every C_*Init that takes a key.
+    fn key_init<T>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        key: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        pick: fn(&mut Ops) -> &mut Option<T>,
+        build: impl FnOnce(&dyn mechanism::Mechanism, &Arc<KeyMaterial>) -> Result<T>,
+    ) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        if pick(&mut ops).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let mech = mechanism::lookup(m.ty)?;
+        let material = self.operation_key(h, key, usage, m)?;
+        start(&mut ops, pick, || build(mech, &material))
+    }
+
+    pub fn encrypt_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.key_init(
+            h,
+            m,
+            key,
+            CKA_ENCRYPT,
+            |o| &mut o.encrypt,
+            |mech, k| mech.encrypt(m, k).map(Active::new),
+        )
+    }
+
+    pub fn decrypt_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.key_init(
+            h,
+            m,
+            key,
+            CKA_DECRYPT,
+            |o| &mut o.decrypt,
+            |mech, k| mech.decrypt(m, k).map(Active::new),
+        )
+    }
+
+    pub fn sign_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.key_init(
+            h,
+            m,
+            key,
+            CKA_SIGN,
+            |o| &mut o.sign,
+            |mech, k| mech.sign(m, k).map(Active::new),
+        )
+    }
+
+    pub fn verify_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.key_init(
+            h,
+            m,
+            key,
+            CKA_VERIFY,
+            |o| &mut o.verify,
+            |mech, k| mech.verify(m, k),
+        )
+    }
+
+    pub fn digest_init(&self, h: CK_SESSION_HANDLE, m: &MechanismRequest) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        start(
+            &mut ops,
+            |o| &mut o.digest,
+            || mechanism::lookup(m.ty)?.digest(m).map(Active::new),
+        )
+    }
+
+    /// C_Encrypt / C_Decrypt (single part); `decrypt` selects the operation.
+    pub fn crypt(
+        &self,
+        h: CK_SESSION_HANDLE,
+        decrypt: bool,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        let slot = if decrypt {
+            &mut ops.decrypt
+        } else {
+            &mut ops.encrypt
+        };
+        produce(slot, Call::Single, cap, true, |op| {
+            Ok(concat(op.update(data)?, op.finish()?))
+        })
+    }
+
+    /// C_EncryptUpdate / C_DecryptUpdate.
+    pub fn crypt_update(
+        &self,
+        h: CK_SESSION_HANDLE,
+        decrypt: bool,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        let slot = if decrypt {
+            &mut ops.decrypt
+        } else {
+            &mut ops.encrypt
+        };
+        produce(slot, Call::Update, cap, false, |op| op.update(data))
+    }
+
+    /// C_EncryptFinal / C_DecryptFinal.
+    pub fn crypt_final(
+        &self,
+        h: CK_SESSION_HANDLE,
+        decrypt: bool,
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        let slot = if decrypt {
+            &mut ops.decrypt
+        } else {
+            &mut ops.encrypt
+        };
+        produce(slot, Call::Final, cap, true, |op| op.finish())
+    }
+
+    /// C_Sign.
+    pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], cap: Option<usize>) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        produce(&mut ops.sign, Call::Single, cap, true, |op| {
+            op.update(data)?;
+            op.finish().map(Zeroizing::new)
+        })
+    }
+
+    /// C_SignUpdate.
+    pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        feed(&mut ops.sign, |a| a.op.update(data))
+    }
+
+    /// C_SignFinal.
+    pub fn sign_final(&self, h: CK_SESSION_HANDLE, cap: Option<usize>) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        produce(&mut ops.sign, Call::Final, cap, true, |op| {
+            op.finish().map(Zeroizing::new)
+        })
+    }
+
+    /// C_Verify: the operation ends whatever the outcome.
+    pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut op = s
+            .ops()?
+            .verify
+            .take()
+            .ok_or(Error::OperationNotInitialized)?;
+        op.update(data)?;
+        op.finish(signature)
+    }
+
+    /// C_VerifyUpdate.
+    pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        feed(&mut ops.verify, |op| op.update(data))
+    }
+
+    /// C_VerifyFinal: the operation ends whatever the outcome.
+    pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut op = s
+            .ops()?
+            .verify
+            .take()
+            .ok_or(Error::OperationNotInitialized)?;
+        op.finish(signature)
+    }
+
+    /// C_Digest.
+    pub fn digest(&self, h: CK_SESSION_HANDLE, data: &[u8], cap: Option<usize>) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        produce(&mut ops.digest, Call::Single, cap, true, |op| {
+            op.update(data)?;
+            op.finish().map(Zeroizing::new)
+        })
+    }
+
+    /// C_DigestUpdate.
+    pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        feed(&mut ops.digest, |a| a.op.update(data))
+    }
+
+    /// C_DigestFinal.
+    pub fn digest_final(&self, h: CK_SESSION_HANDLE, cap: Option<usize>) -> Result<Out> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        produce(&mut ops.digest, Call::Final, cap, true, |op| {
+            op.finish().map(Zeroizing::new)
+        })
+    }
+
+    /// C_GenerateRandom.
+    pub fn generate_random(&self, h: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
+        self.session(h)?;
+        crate::crypto::rng::fill(out).map_err(|_| Error::GeneralError)
+    }
+
+    /// C_SeedRandom: accepted and ignored; the aws-lc DRBG reseeds itself from the OS.
+    pub fn seed_random(&self, h: CK_SESSION_HANDLE, _seed: &[u8]) -> Result<()> {
+        self.session(h).map(drop)
+    }
+}

@@ -1,0 +1,79 @@
+//! Key generation (PKCS#11 3.0 §5.14).
+
+use cryptoki_sys::*;
+
+use super::objects::check_write;
+use super::Provider;
+use crate::error::{Error, Result};
+use crate::mechanism::{self, MechanismRequest};
+use crate::object::template::{self, Origin};
+use crate::object::Attributes;
+use crate::token::{Login, ObjectHandle};
+
+impl Provider {
+    /// Validate a generation template for `class` and fill in defaults and provenance.
+    fn generation_template(
+        &self,
+        login: Login,
+        m: &MechanismRequest,
+        class: CK_OBJECT_CLASS,
+        key_type: CK_KEY_TYPE,
+        template: &Attributes,
+    ) -> Result<Attributes> {
+        let shape = template::shape_of(template, Some(class), Some(key_type))?;
+        template::new_object(shape, template, Origin::Generate(m.ty), login == Login::So)
+    }
+
+    /// C_GenerateKey.
+    pub fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        template: &Attributes,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, token) = self.session_token(h)?;
+        let mech = mechanism::lookup(m.ty)?;
+        let key_type = mech
+            .key_type()
+            .filter(|_| mech.info(m.ty).flags & CKF_GENERATE != 0);
+        let key_type = key_type.ok_or(Error::MechanismInvalid)?;
+        let login = token.login_state()?;
+        let mut attrs = self.generation_template(login, m, CKO_SECRET_KEY, key_type, template)?;
+        check_write(&s, token, &attrs)?;
+        attrs.extend(&mech.generate_key(m, template)?);
+        Ok(token.add_object(attrs, s.handle)?.0)
+    }
+
+    /// C_GenerateKeyPair: both objects or neither.
+    pub fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        public: &Attributes,
+        private: &Attributes,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let (s, token) = self.session_token(h)?;
+        let mech = mechanism::lookup(m.ty)?;
+        let key_type = mech
+            .key_type()
+            .filter(|_| mech.info(m.ty).flags & CKF_GENERATE_KEY_PAIR != 0);
+        let key_type = key_type.ok_or(Error::MechanismInvalid)?;
+        let login = token.login_state()?;
+        let mut pub_attrs = self.generation_template(login, m, CKO_PUBLIC_KEY, key_type, public)?;
+        let mut priv_attrs =
+            self.generation_template(login, m, CKO_PRIVATE_KEY, key_type, private)?;
+        check_write(&s, token, &pub_attrs)?;
+        check_write(&s, token, &priv_attrs)?;
+        let (pub_gen, priv_gen) = mech.generate_key_pair(m, public, private)?;
+        pub_attrs.extend(&pub_gen);
+        priv_attrs.extend(&priv_gen);
+        let pub_h = token.add_object(pub_attrs, s.handle)?;
+        match token.add_object(priv_attrs, s.handle) {
+            Ok(priv_h) => Ok((pub_h.0, priv_h.0)),
+            Err(e) => {
+                let _ = token.destroy_object(ObjectHandle(pub_h.0));
+                Err(e)
+            }
+        }
+    }
+}

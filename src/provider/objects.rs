@@ -1,0 +1,122 @@
+//! Object management functions (PKCS#11 3.0 §5.7).
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::Provider;
+use crate::error::{Error, Result};
+use crate::object::template::{self, Origin};
+use crate::object::{key, Attributes, Object};
+use crate::session::{Find, Session};
+use crate::token::{Login, ObjectHandle, Token};
+
+/// Session rules for writing an object with these attributes: token objects need a
+/// read/write session, private objects a user login.
+pub(super) fn check_write(session: &Session, token: &Token, attrs: &Attributes) -> Result<()> {
+    if attrs.flag(CKA_TOKEN) {
+        session.require_rw()?;
+    }
+    if attrs.flag(CKA_PRIVATE) && token.login_state()? != Login::User {
+        return Err(Error::UserNotLoggedIn);
+    }
+    Ok(())
+}
+
+impl Provider {
+    /// C_CreateObject.
+    pub fn create_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &Attributes,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, token) = self.session_token(h)?;
+        let shape = template::shape_of(template, None, None)?;
+        let is_so = token.login_state()? == Login::So;
+        let mut attrs = template::new_object(shape, template, Origin::Create, is_so)?;
+        check_write(&s, token, &attrs)?;
+        key::complete_import(shape, &mut attrs)?;
+        Ok(token.add_object(attrs, s.handle)?.0)
+    }
+
+    /// The visible object `o` of session `h` with its token.
+    pub fn object(&self, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        let (_, token) = self.session_token(h)?;
+        token.object(ObjectHandle(o), Self::visibility(token)?)
+    }
+
+    /// C_CopyObject.
+    pub fn copy_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        o: CK_OBJECT_HANDLE,
+        template: &Attributes,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, token) = self.session_token(h)?;
+        let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
+        let is_so = token.login_state()? == Login::So;
+        let attrs = template::copy(obj.shape(), obj.attrs(), template, is_so)?;
+        check_write(&s, token, &attrs)?;
+        Ok(token.add_object(attrs, s.handle)?.0)
+    }
+
+    /// C_DestroyObject.
+    pub fn destroy_object(&self, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE) -> Result<()> {
+        let (s, token) = self.session_token(h)?;
+        let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
+        check_write(&s, token, obj.attrs())?;
+        if !obj.attrs().flag(CKA_DESTROYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        token.destroy_object(ObjectHandle(o))
+    }
+
+    /// C_SetAttributeValue.
+    pub fn set_attributes(
+        &self,
+        h: CK_SESSION_HANDLE,
+        o: CK_OBJECT_HANDLE,
+        template: &Attributes,
+    ) -> Result<()> {
+        let (s, token) = self.session_token(h)?;
+        let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
+        check_write(&s, token, obj.attrs())?;
+        let is_so = token.login_state()? == Login::So;
+        let attrs = template::modify(obj.shape(), obj.attrs(), template, is_so)?;
+        token.replace_object(ObjectHandle(o), attrs)
+    }
+
+    /// C_FindObjectsInit: CKR_OPERATION_ACTIVE if a search is running.
+    pub fn find_init(&self, h: CK_SESSION_HANDLE, template: &Attributes) -> Result<()> {
+        let (s, token) = self.session_token(h)?;
+        let mut ops = s.ops()?;
+        if ops.find.is_some() {
+            return Err(Error::OperationActive);
+        }
+        token.sync()?;
+        let found = token.find(template, Self::visibility(token)?)?;
+        ops.find = Some(Find {
+            remaining: found.into(),
+        });
+        Ok(())
+    }
+
+    /// C_FindObjects: up to `max` further handles.
+    pub fn find_next(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        let find = ops.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let n = max.min(find.remaining.len());
+        Ok(find.remaining.drain(..n).map(|o| o.0).collect())
+    }
+
+    /// C_FindObjectsFinal.
+    pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        ops.find
+            .take()
+            .map(drop)
+            .ok_or(Error::OperationNotInitialized)
+    }
+}

@@ -1,0 +1,85 @@
+//! Sessions: typed handles, the session state, and the active operations (one per kind).
+
+mod output;
+
+use std::sync::{Mutex, MutexGuard};
+
+use cryptoki_sys::*;
+
+pub use output::{produce, Active, Call, Out};
+
+use crate::error::{Error, Result};
+use crate::mechanism::{Cipher, Digester, Signer, Verifier};
+use crate::token::{Login, ObjectHandle};
+
+/// A PKCS#11 session handle; never reused while the module is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionHandle(pub CK_SESSION_HANDLE);
+
+/// The remaining results of a C_FindObjects search.
+#[derive(Debug, Default)]
+pub struct Find {
+    pub remaining: std::collections::VecDeque<ObjectHandle>,
+}
+
+/// The operations a session can have active, at most one of each kind (§5.2).
+#[derive(Default)]
+pub struct Ops {
+    pub find: Option<Find>,
+    pub encrypt: Option<Active<Box<dyn Cipher>>>,
+    pub decrypt: Option<Active<Box<dyn Cipher>>>,
+    pub digest: Option<Active<Box<dyn Digester>>>,
+    pub sign: Option<Active<Box<dyn Signer>>>,
+    pub verify: Option<Box<dyn Verifier>>,
+}
+
+/// One open session.
+pub struct Session {
+    pub handle: SessionHandle,
+    /// Index of the slot in the provider.
+    pub slot: usize,
+    pub rw: bool,
+    ops: Mutex<Ops>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("handle", &self.handle)
+            .field("rw", &self.rw)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub fn new(handle: SessionHandle, slot: usize, rw: bool) -> Self {
+        Self {
+            handle,
+            slot,
+            rw,
+            ops: Mutex::new(Ops::default()),
+        }
+    }
+
+    /// The session's operations. The spec forbids concurrent use of one session, so this
+    /// lock is never contended by a conforming caller.
+    pub fn ops(&self) -> Result<MutexGuard<'_, Ops>> {
+        self.ops.lock().map_err(|_| Error::GeneralError)
+    }
+
+    /// CKS_* for this session given the token's login state (§5.6, table 8).
+    pub fn state(&self, login: Login) -> CK_STATE {
+        match (login, self.rw) {
+            (Login::Public, false) => CKS_RO_PUBLIC_SESSION,
+            (Login::Public, true) => CKS_RW_PUBLIC_SESSION,
+            (Login::User, false) => CKS_RO_USER_FUNCTIONS,
+            (Login::User, true) => CKS_RW_USER_FUNCTIONS,
+            (Login::So, _) => CKS_RW_SO_FUNCTIONS,
+        }
+    }
+
+    /// CKR_SESSION_READ_ONLY unless this is a read/write session.
+    pub fn require_rw(&self) -> Result<()> {
+        self.rw.then_some(()).ok_or(Error::SessionReadOnly)
+    }
+}

@@ -1,0 +1,76 @@
+//! Persistent token state. [`Store`] is the interface; [`sqlite::SqliteStore`] the embedded
+//! default; [`seal`] the key hierarchy that keeps key material encrypted at rest.
+
+pub mod seal;
+pub mod sqlite;
+
+use crate::error::Result;
+
+/// Which login identity a PIN belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Who {
+    So,
+    User,
+}
+
+impl Who {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Who::So => "so",
+            Who::User => "user",
+        }
+    }
+}
+
+/// A PIN's KDF parameters and the token master key wrapped under the key it derives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinRecord {
+    pub salt: Vec<u8>,
+    pub memory_kib: u32,
+    pub iterations: u32,
+    /// nonce || AES-256-GCM(KEK, TMK) || tag.
+    pub wrapped_tmk: Vec<u8>,
+    /// Consecutive failed logins.
+    pub failures: u32,
+}
+
+/// The token's own record (absent until C_InitToken).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub label: String,
+    pub serial: String,
+}
+
+/// One object as stored: clear attributes (CBOR) and the sealed remainder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    pub uid: String,
+    /// Bumped on every write; lets other processes notice a change.
+    pub generation: i64,
+    pub private: bool,
+    pub clear: Vec<u8>,
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// Everything the token persists. Every method is one transaction; all are safe to call
+/// from several threads and processes at once. Errors are CKR_DEVICE_ERROR.
+pub trait Store: Send + Sync {
+    fn token(&self) -> Result<Option<TokenRecord>>;
+    /// Initialise (or re-initialise) the token: wipes every object and the user PIN, sets
+    /// the label and the SO PIN record, all in one transaction.
+    fn initialize(&self, token: &TokenRecord, so: &PinRecord) -> Result<()>;
+    fn pin(&self, who: Who) -> Result<Option<PinRecord>>;
+    /// Replace (or set) a PIN record, resetting its failure count.
+    fn set_pin(&self, who: Who, pin: &PinRecord) -> Result<()>;
+    /// Count one failed login; returns the new count.
+    fn record_failure(&self, who: Who) -> Result<u32>;
+    fn reset_failures(&self, who: Who) -> Result<()>;
+    /// (uid, generation) of every object, oldest first.
+    fn object_versions(&self) -> Result<Vec<(String, i64)>>;
+    fn object(&self, uid: &str) -> Result<Option<StoredObject>>;
+    /// Insert or replace; returns the new generation.
+    fn put_object(&self, obj: &StoredObject) -> Result<i64>;
+    fn delete_object(&self, uid: &str) -> Result<()>;
+    /// Changes whenever another connection commits (a cross-process change counter).
+    fn change_counter(&self) -> Result<u64>;
+}

@@ -1,0 +1,317 @@
+//! The embedded store: one SQLite file per token, WAL mode, every write a transaction.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{PinRecord, Store, StoredObject, TokenRecord, Who};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS token (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    label TEXT NOT NULL,
+    serial TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pins (
+    who TEXT PRIMARY KEY,
+    salt BLOB NOT NULL,
+    memory_kib INTEGER NOT NULL,
+    iterations INTEGER NOT NULL,
+    wrapped_tmk BLOB NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS objects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid TEXT NOT NULL UNIQUE,
+    generation INTEGER NOT NULL,
+    private INTEGER NOT NULL,
+    clear BLOB NOT NULL,
+    sealed BLOB
+);
+PRAGMA user_version = 1;
+";
+
+/// A token database shared by every process that opens the same file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) `dir/token.db`. The directory is created owner-only.
+    pub fn open(db: &Path) -> Result<Self> {
+        if let Some(dir) = db.parent() {
+            create_private_dir(dir)?;
+        }
+        let conn = Connection::open(db).map_err(|e| {
+            eprintln!("keyward: cannot open token store {}: {e}", db.display());
+            Error::DeviceError
+        })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        restrict_file(db);
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().map_err(|_| Error::GeneralError)?;
+        f(&mut conn).map_err(|e| {
+            eprintln!("keyward: token store error: {e}");
+            Error::DeviceError
+        })
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            eprintln!("keyward: cannot create {}: {e}", dir.display());
+            Error::DeviceError
+        })
+}
+
+fn restrict_file(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    // Best effort: the file may belong to another user sharing the token read-only.
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+fn read_pin(row: &rusqlite::Row<'_>) -> rusqlite::Result<PinRecord> {
+    Ok(PinRecord {
+        salt: row.get(0)?,
+        memory_kib: row.get(1)?,
+        iterations: row.get(2)?,
+        wrapped_tmk: row.get(3)?,
+        failures: row.get(4)?,
+    })
+}
+
+fn write_pin(conn: &Connection, who: Who, pin: &PinRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO pins (who, salt, memory_kib, iterations, wrapped_tmk, failures)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+        params![
+            who.as_str(),
+            pin.salt,
+            pin.memory_kib,
+            pin.iterations,
+            pin.wrapped_tmk
+        ],
+    )?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn token(&self) -> Result<Option<TokenRecord>> {
+        self.with(|c| {
+            c.query_row("SELECT label, serial FROM token WHERE id = 1", [], |r| {
+                Ok(TokenRecord {
+                    label: r.get(0)?,
+                    serial: r.get(1)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    fn initialize(&self, token: &TokenRecord, so: &PinRecord) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM objects", [])?;
+            tx.execute("DELETE FROM pins", [])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO token (id, label, serial) VALUES (1, ?1, ?2)",
+                params![token.label, token.serial],
+            )?;
+            write_pin(&tx, Who::So, so)?;
+            tx.commit()
+        })
+    }
+
+    fn pin(&self, who: Who) -> Result<Option<PinRecord>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT salt, memory_kib, iterations, wrapped_tmk, failures FROM pins WHERE who = ?1",
+                [who.as_str()],
+                read_pin,
+            )
+            .optional()
+        })
+    }
+
+    fn set_pin(&self, who: Who, pin: &PinRecord) -> Result<()> {
+        self.with(|c| write_pin(c, who, pin))
+    }
+
+    fn record_failure(&self, who: Who) -> Result<u32> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE pins SET failures = failures + 1 WHERE who = ?1",
+                [who.as_str()],
+            )?;
+            let n = tx
+                .query_row(
+                    "SELECT failures FROM pins WHERE who = ?1",
+                    [who.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    fn reset_failures(&self, who: Who) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE pins SET failures = 0 WHERE who = ?1 AND failures != 0",
+                [who.as_str()],
+            )
+            .map(drop)
+        })
+    }
+
+    fn object_versions(&self) -> Result<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT uid, generation FROM objects ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn object(&self, uid: &str) -> Result<Option<StoredObject>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT uid, generation, private, clear, sealed FROM objects WHERE uid = ?1",
+                [uid],
+                |r| {
+                    Ok(StoredObject {
+                        uid: r.get(0)?,
+                        generation: r.get(1)?,
+                        private: r.get(2)?,
+                        clear: r.get(3)?,
+                        sealed: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn put_object(&self, obj: &StoredObject) -> Result<i64> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let old: Option<i64> = tx
+                .query_row("SELECT generation FROM objects WHERE uid = ?1", [&obj.uid], |r| r.get(0))
+                .optional()?;
+            let generation = old.map_or(1, |g| g + 1);
+            if old.is_some() {
+                tx.execute(
+                    "UPDATE objects SET generation = ?2, private = ?3, clear = ?4, sealed = ?5 WHERE uid = ?1",
+                    params![obj.uid, generation, obj.private, obj.clear, obj.sealed],
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT INTO objects (uid, generation, private, clear, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![obj.uid, generation, obj.private, obj.clear, obj.sealed],
+                )?;
+            }
+            tx.commit()?;
+            Ok(generation)
+        })
+    }
+
+    fn delete_object(&self, uid: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM objects WHERE uid = ?1", [uid])
+                .map(drop)
+        })
+    }
+
+    fn change_counter(&self) -> Result<u64> {
+        self.with(|c| {
+            c.pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))
+                .map(|v| v as u64)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin() -> PinRecord {
+        PinRecord {
+            salt: vec![1; 16],
+            memory_kib: 8,
+            iterations: 1,
+            wrapped_tmk: vec![2; 60],
+            failures: 0,
+        }
+    }
+
+    #[test]
+    fn initialize_wipes_objects_and_counts_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t/token.db")).unwrap();
+        assert!(s.token().unwrap().is_none());
+        let obj = StoredObject {
+            uid: "u1".into(),
+            generation: 0,
+            private: false,
+            clear: vec![1],
+            sealed: None,
+        };
+        assert_eq!(s.put_object(&obj).unwrap(), 1);
+        assert_eq!(s.put_object(&obj).unwrap(), 2);
+        s.initialize(
+            &TokenRecord {
+                label: "L".into(),
+                serial: "S".into(),
+            },
+            &pin(),
+        )
+        .unwrap();
+        assert!(s.object_versions().unwrap().is_empty());
+        assert_eq!(s.record_failure(Who::So).unwrap(), 1);
+        assert_eq!(s.record_failure(Who::So).unwrap(), 2);
+        s.reset_failures(Who::So).unwrap();
+        assert_eq!(s.pin(Who::So).unwrap().unwrap().failures, 0);
+        assert!(s.pin(Who::User).unwrap().is_none());
+    }
+
+    #[test]
+    fn another_connection_sees_commits_and_the_counter_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        let a = SqliteStore::open(&path).unwrap();
+        let b = SqliteStore::open(&path).unwrap();
+        let before = b.change_counter().unwrap();
+        let obj = StoredObject {
+            uid: "u".into(),
+            generation: 0,
+            private: true,
+            clear: vec![],
+            sealed: Some(vec![3]),
+        };
+        a.put_object(&obj).unwrap();
+        assert_ne!(b.change_counter().unwrap(), before);
+        assert_eq!(b.object("u").unwrap().unwrap().sealed, Some(vec![3]));
+    }
+}

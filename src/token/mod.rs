@@ -1,0 +1,151 @@
+//! A token: its persistent store, its login state (shared by every session of this process)
+//! and its objects.
+
+mod login;
+mod objects;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use cryptoki_sys::*;
+
+use crate::config::SlotConfig;
+use crate::error::{Error, Result};
+use crate::store::seal::{Sealer, Tmk};
+use crate::store::{sqlite::SqliteStore, Store, Who};
+
+pub use objects::{ObjectHandle, Visibility};
+
+/// Who is logged in to the token, for this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Login {
+    Public,
+    User,
+    So,
+}
+
+/// What C_GetTokenInfo reports, in Rust terms.
+#[derive(Clone, Debug)]
+pub struct TokenInfo {
+    pub label: String,
+    pub serial: String,
+    pub flags: CK_FLAGS,
+    pub min_pin: usize,
+    pub max_pin: usize,
+}
+
+pub(crate) struct State {
+    pub(crate) login: Login,
+    /// Present while the SO or the user is logged in.
+    pub(crate) tmk: Option<Tmk>,
+    pub(crate) sealer: Option<Arc<Sealer>>,
+    pub(crate) objects: objects::Table,
+}
+
+/// One token behind one slot.
+pub struct Token {
+    config: SlotConfig,
+    store: Box<dyn Store>,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("path", &self.config.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Token {
+    /// Open the token store named by `config`; object handles come from `handles`, shared
+    /// by every token of the provider so that no handle is ever reused.
+    pub fn open(config: SlotConfig, handles: Arc<AtomicU64>) -> Result<Self> {
+        let store = SqliteStore::open(&config.db_path())?;
+        Ok(Self {
+            config,
+            store: Box::new(store),
+            state: RwLock::new(State {
+                login: Login::Public,
+                tmk: None,
+                sealer: None,
+                objects: objects::Table::new(handles),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &SlotConfig {
+        &self.config
+    }
+
+    pub(crate) fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
+        self.state.read().map_err(|_| Error::GeneralError)
+    }
+
+    pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, State>> {
+        self.state.write().map_err(|_| Error::GeneralError)
+    }
+
+    pub fn login_state(&self) -> Result<Login> {
+        Ok(self.read()?.login)
+    }
+
+    pub fn is_initialized(&self) -> Result<bool> {
+        Ok(self.store.token()?.is_some())
+    }
+
+    /// C_GetTokenInfo (§5.5). Reads the store, so flags reflect other processes too.
+    pub fn info(&self) -> Result<TokenInfo> {
+        let record = self.store.token()?;
+        let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+        if record.is_some() {
+            flags |= CKF_TOKEN_INITIALIZED;
+        }
+        if let Some(user) = self.store.pin(Who::User)? {
+            flags |= CKF_USER_PIN_INITIALIZED
+                | self.pin_flags(
+                    user.failures,
+                    CKF_USER_PIN_COUNT_LOW,
+                    CKF_USER_PIN_FINAL_TRY,
+                    CKF_USER_PIN_LOCKED,
+                );
+        }
+        if let Some(so) = self.store.pin(Who::So)? {
+            flags |= self.pin_flags(
+                so.failures,
+                CKF_SO_PIN_COUNT_LOW,
+                CKF_SO_PIN_FINAL_TRY,
+                CKF_SO_PIN_LOCKED,
+            );
+        }
+        let (label, serial) = record.map(|r| (r.label, r.serial)).unwrap_or_default();
+        Ok(TokenInfo {
+            label,
+            serial,
+            flags,
+            min_pin: self.config.pin_min_len,
+            max_pin: self.config.pin_max_len,
+        })
+    }
+
+    fn pin_flags(
+        &self,
+        failures: u32,
+        low: CK_FLAGS,
+        last: CK_FLAGS,
+        locked: CK_FLAGS,
+    ) -> CK_FLAGS {
+        let max = self.config.pin_max_retries;
+        match failures {
+            0 => 0,
+            f if f >= max => locked,
+            f if f + 1 == max => low | last,
+            _ => low,
+        }
+    }
+
+    fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
+        let ok = (self.config.pin_min_len..=self.config.pin_max_len).contains(&pin.len());
+        ok.then_some(()).ok_or(Error::PinLenRange)
+    }
+}

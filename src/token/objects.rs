@@ -1,0 +1,272 @@
+//! The token's object table: token objects mirrored from the store (refreshed when another
+//! process commits) and session objects that live only in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::{Login, Token};
+use crate::error::{Error, Result};
+use crate::object::{Attributes, Object};
+use crate::session::SessionHandle;
+use crate::store::seal;
+
+/// A PKCS#11 object handle; never reused while the module is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectHandle(pub CK_OBJECT_HANDLE);
+
+/// Which objects a caller may see (§4.4: private objects need a user login).
+#[derive(Clone, Copy, Debug)]
+pub struct Visibility(pub Login);
+
+impl Visibility {
+    pub fn can_see(self, obj: &Object) -> bool {
+        !obj.is_private() || self.0 == Login::User
+    }
+}
+
+struct Entry {
+    obj: Arc<Object>,
+    uid: String,
+    /// The owning session for session objects.
+    session: Option<SessionHandle>,
+    generation: i64,
+}
+
+pub(crate) struct Table {
+    handles: Arc<AtomicU64>,
+    entries: BTreeMap<ObjectHandle, Entry>,
+    by_uid: HashMap<String, ObjectHandle>,
+    counter: Option<u64>,
+}
+
+impl Table {
+    pub(crate) fn new(handles: Arc<AtomicU64>) -> Self {
+        Self {
+            handles,
+            entries: BTreeMap::new(),
+            by_uid: HashMap::new(),
+            counter: None,
+        }
+    }
+
+    fn handle_for(&mut self, uid: &str) -> ObjectHandle {
+        if let Some(h) = self.by_uid.get(uid) {
+            return *h;
+        }
+        let h = ObjectHandle(self.handles.fetch_add(1, Ordering::Relaxed));
+        self.by_uid.insert(uid.to_owned(), h);
+        h
+    }
+
+    pub(crate) fn clear_token_objects(&mut self) {
+        self.entries.retain(|_, e| e.session.is_some());
+        self.counter = None;
+    }
+
+    fn insert(
+        &mut self,
+        uid: String,
+        obj: Arc<Object>,
+        session: Option<SessionHandle>,
+        generation: i64,
+    ) -> ObjectHandle {
+        let h = self.handle_for(&uid);
+        self.entries.insert(
+            h,
+            Entry {
+                obj,
+                uid,
+                session,
+                generation,
+            },
+        );
+        h
+    }
+}
+
+fn new_uid() -> Result<String> {
+    let mut b = [0u8; 16];
+    crate::crypto::rng::fill(&mut b).map_err(|_| Error::GeneralError)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+impl Token {
+    /// Bring the token objects up to date with the store if another process committed
+    /// since the last look (one cheap counter read when nothing changed).
+    pub fn sync(&self) -> Result<()> {
+        let counter = self.store.change_counter()?;
+        if self.read()?.objects.counter == Some(counter) {
+            return Ok(());
+        }
+        self.refresh(Some(counter))
+    }
+
+    /// Reload every token object (after login or logout).
+    pub(crate) fn reload(&self) -> Result<()> {
+        self.write()?.objects.clear_token_objects();
+        let counter = self.store.change_counter()?;
+        self.refresh(Some(counter))
+    }
+
+    fn refresh(&self, counter: Option<u64>) -> Result<()> {
+        let versions = self.store.object_versions()?;
+        let (sealer, known) = {
+            let st = self.read()?;
+            let known: HashMap<String, i64> = st
+                .objects
+                .entries
+                .values()
+                .filter(|e| e.session.is_none())
+                .map(|e| (e.uid.clone(), e.generation))
+                .collect();
+            (st.sealer.clone(), known)
+        };
+        let mut fresh = Vec::new();
+        for (uid, generation) in &versions {
+            if known.get(uid) == Some(generation) {
+                continue;
+            }
+            let Some(stored) = self.store.object(uid)? else {
+                continue;
+            };
+            let attrs = match &sealer {
+                Some(s) => s.open(&stored).map(Some),
+                None => seal::open_public(&stored),
+            };
+            match attrs.and_then(|a| a.map(Object::new).transpose()) {
+                Ok(Some(obj)) => fresh.push((uid.clone(), stored.generation, obj)),
+                Ok(None) => {}
+                Err(_) => {
+                    eprintln!("keyward: object {uid} failed its integrity check and is ignored")
+                }
+            }
+        }
+        let mut st = self.write()?;
+        let live: std::collections::HashSet<&String> = versions.iter().map(|(u, _)| u).collect();
+        st.objects
+            .entries
+            .retain(|_, e| e.session.is_some() || live.contains(&e.uid));
+        for (uid, generation, obj) in fresh {
+            st.objects.insert(uid, Arc::new(obj), None, generation);
+        }
+        st.objects.counter = counter;
+        Ok(())
+    }
+
+    /// Add a complete object (attributes checked by the caller). Token objects are sealed
+    /// and written first; CKR_USER_NOT_LOGGED_IN if that needs the master key.
+    pub fn add_object(
+        &self,
+        mut attrs: Attributes,
+        session: SessionHandle,
+    ) -> Result<ObjectHandle> {
+        let uid = new_uid()?;
+        attrs.set(CKA_UNIQUE_ID, uid.clone().into_bytes());
+        let obj = Object::new(attrs)?;
+        let (owner, generation) = if obj.is_token() {
+            let sealer = self.read()?.sealer.clone();
+            let stored = seal::store_form(sealer.as_deref(), &uid, &obj)?;
+            (None, self.store.put_object(&stored)?)
+        } else {
+            (Some(session), 0)
+        };
+        Ok(self
+            .write()?
+            .objects
+            .insert(uid, Arc::new(obj), owner, generation))
+    }
+
+    /// The object behind `h` if the caller may see it; CKR_OBJECT_HANDLE_INVALID otherwise.
+    pub fn object(&self, h: ObjectHandle, vis: Visibility) -> Result<Arc<Object>> {
+        let st = self.read()?;
+        match st.objects.entries.get(&h) {
+            Some(e) if vis.can_see(&e.obj) => Ok(e.obj.clone()),
+            _ => Err(Error::ObjectHandleInvalid),
+        }
+    }
+
+    /// Replace the attributes of object `h` (C_SetAttributeValue).
+    pub fn replace_object(&self, h: ObjectHandle, attrs: Attributes) -> Result<()> {
+        let obj = Object::new(attrs)?;
+        let (uid, is_token) = {
+            let st = self.read()?;
+            let e = st
+                .objects
+                .entries
+                .get(&h)
+                .ok_or(Error::ObjectHandleInvalid)?;
+            (e.uid.clone(), e.session.is_none())
+        };
+        let generation = if is_token {
+            let sealer = self.read()?.sealer.clone();
+            self.store
+                .put_object(&seal::store_form(sealer.as_deref(), &uid, &obj)?)?
+        } else {
+            0
+        };
+        let mut st = self.write()?;
+        let e = st
+            .objects
+            .entries
+            .get_mut(&h)
+            .ok_or(Error::ObjectHandleInvalid)?;
+        e.obj = Arc::new(obj);
+        e.generation = generation;
+        Ok(())
+    }
+
+    /// Remove object `h` from memory and, for token objects, from the store.
+    pub fn destroy_object(&self, h: ObjectHandle) -> Result<()> {
+        let (uid, is_token) = {
+            let st = self.read()?;
+            let e = st
+                .objects
+                .entries
+                .get(&h)
+                .ok_or(Error::ObjectHandleInvalid)?;
+            (e.uid.clone(), e.session.is_none())
+        };
+        if is_token {
+            self.store.delete_object(&uid)?;
+        }
+        self.write()?.objects.entries.remove(&h);
+        Ok(())
+    }
+
+    /// Handles of the visible objects matching `template`, newest first.
+    pub fn find(&self, template: &Attributes, vis: Visibility) -> Result<Vec<ObjectHandle>> {
+        let st = self.read()?;
+        Ok(st
+            .objects
+            .entries
+            .iter()
+            .rev()
+            .filter(|(_, e)| vis.can_see(&e.obj) && e.obj.attrs().matches(template))
+            .map(|(h, _)| *h)
+            .collect())
+    }
+
+    /// Destroy the session objects of a closing session.
+    pub fn drop_session_objects(&self, session: SessionHandle) -> Result<()> {
+        self.write()?
+            .objects
+            .entries
+            .retain(|_, e| e.session != Some(session));
+        Ok(())
+    }
+
+    /// Every visible object (for the admin listing).
+    pub fn objects(&self, vis: Visibility) -> Result<Vec<(ObjectHandle, Arc<Object>)>> {
+        let st = self.read()?;
+        Ok(st
+            .objects
+            .entries
+            .iter()
+            .filter(|(_, e)| vis.can_see(&e.obj))
+            .map(|(h, e)| (*h, e.obj.clone()))
+            .collect())
+    }
+}
