@@ -14,9 +14,11 @@ use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 
 fn module() -> PathBuf {
-    std::env::var_os("KEYWARD_MODULE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/libkeyward.so")
-    })
+    std::env::var_os("KEYWARD_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/libkeyward.so")
+        })
 }
 
 fn attr_bytes(attrs: &[Attribute], ty: AttributeType) -> Vec<u8> {
@@ -40,23 +42,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let slot = p11
         .get_slots_with_initialized_token()?
         .into_iter()
-        .find(|s| p11.get_token_info(*s).map(|t| t.label() == "quickstart").unwrap_or(false))
+        .find(|s| {
+            p11.get_token_info(*s)
+                .map(|t| t.label() == "quickstart")
+                .unwrap_or(false)
+        })
         .ok_or("no token labelled quickstart: run scripts/quickstart.sh")?;
     let session = p11.open_rw_session(slot)?;
     session.login(UserType::User, Some(&AuthPin::new(pin.into())))?;
     let message = b"hello from keyward";
 
     let common = |label: &str, id: u8| {
-        vec![Attribute::Token(true), Attribute::Label(label.as_bytes().to_vec()), Attribute::Id(vec![id])]
+        vec![
+            Attribute::Token(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(vec![id]),
+        ]
     };
     let mut rsa_pub = common("qs-rsa", 1);
     rsa_pub.extend([Attribute::ModulusBits(2048.into()), Attribute::Verify(true)]);
     let mut rsa_priv = common("qs-rsa", 1);
     rsa_priv.extend([Attribute::Sign(true), Attribute::Sensitive(true)]);
-    let (rpub, rpriv) = session.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &rsa_pub, &rsa_priv)?;
+    let (rpub, rpriv) =
+        session.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &rsa_pub, &rsa_priv)?;
     let sig = session.sign(&Mechanism::Sha256RsaPkcs, rpriv, message)?;
     session.verify(&Mechanism::Sha256RsaPkcs, rpub, message, &sig)?;
-    let a = session.get_attributes(rpub, &[AttributeType::Modulus, AttributeType::PublicExponent])?;
+    let a = session.get_attributes(
+        rpub,
+        &[AttributeType::Modulus, AttributeType::PublicExponent],
+    )?;
     let components = signature::RsaPublicKeyComponents {
         n: attr_bytes(&a, AttributeType::Modulus),
         e: attr_bytes(&a, AttributeType::PublicExponent),
@@ -72,7 +86,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (epub, epriv) = session.generate_key_pair(&Mechanism::EccKeyPairGen, &ec_pub, &ec_priv)?;
     let sig = session.sign(&Mechanism::EcdsaSha256, epriv, message)?;
     session.verify(&Mechanism::EcdsaSha256, epub, message, &sig)?;
-    let point_der = attr_bytes(&session.get_attributes(epub, &[AttributeType::EcPoint])?, AttributeType::EcPoint);
+    let point_der = attr_bytes(
+        &session.get_attributes(epub, &[AttributeType::EcPoint])?,
+        AttributeType::EcPoint,
+    );
     let point = &point_der[2..]; // strip the DER OCTET STRING header (65-byte point)
     UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(message, &sig)?;
     println!("EC P-256 key 'qs-ec': ECDSA-SHA256 signature (r||s, {} bytes) verified by the module and by aws-lc-rs", sig.len());

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Shared helpers for the interop scripts: a work dir, checks with PASS/FAIL lines, tool wrappers.
+# Sourced, not run. Each script calls kw_setup NAME first and ends with kw_finish.
+#
+# Environment: MODULE (PKCS#11 module; default target/release/libkeyward.so),
+# KW_TIMEOUT (seconds per command, default 60), KW_KEEP=1 (keep the work dir).
+
+# shellcheck source=interop/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+KW_PASSED=0
+KW_FAILED=0
+KW_SCRIPT=""
+KW_WORK=""
+KW_CHECK_NO=0
+KW_BG_PIDS=()
+
+# PINs of the throw-away test tokens.
+KW_SO_PIN="kw-so-pin-8765"
+KW_USER_PIN="kw-user-pin-1234"
+
+# Create the work dir, point the module at a fresh store in it, cd there, install the trap.
+kw_setup() {
+  KW_SCRIPT=$1
+  kw_resolve_module
+  if [ ! -f "$MODULE" ]; then
+    echo "$KW_SCRIPT: module not found: $MODULE" >&2
+    kw_fail "module present ($MODULE)"
+    kw_finish
+  fi
+  KW_WORK=$(mktemp -d "${TMPDIR:-/tmp}/kw-$KW_SCRIPT.XXXXXX")
+  trap kw_cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$KW_WORK/logs"
+  kw_module_env "$KW_WORK" "$MODULE"
+  cd "$KW_WORK"
+  echo "== $KW_SCRIPT: module $MODULE, work dir $KW_WORK"
+}
+
+# Stop background processes started by the script, then drop the work dir (unless KW_KEEP=1).
+kw_cleanup() {
+  local pid
+  for pid in "${KW_BG_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  [ -n "$KW_WORK" ] || return 0
+  if [ "${KW_KEEP:-0}" = 1 ]; then
+    echo "$KW_SCRIPT: work dir kept: $KW_WORK"
+  else
+    cd / && rm -rf "$KW_WORK"
+  fi
+}
+
+kw_pass() {
+  KW_PASSED=$((KW_PASSED + 1))
+  echo "PASS $KW_SCRIPT: $1"
+}
+
+kw_fail() {
+  KW_FAILED=$((KW_FAILED + 1))
+  echo "FAIL $KW_SCRIPT: $1"
+}
+
+# Describe an exit status: crashes and timeouts get their own words.
+kw_describe_rc() {
+  case "$1" in
+    124) echo "timed out after ${KW_TIMEOUT:-60}s" ;;
+    134) echo "crashed (SIGABRT, exit 134)" ;;
+    139) echo "crashed (SIGSEGV, exit 139)" ;;
+    *) if [ "$1" -gt 128 ]; then echo "killed by signal $(($1 - 128))"; else echo "exit $1"; fi ;;
+  esac
+}
+
+# kw_run_check NAME CMD ARGS...: run CMD (a command or a function) with `set -e` in a
+# subshell, output to a log; print PASS or FAIL (with the log's tail). Returns CMD's status.
+kw_run_check() {
+  local name=$1 log rc
+  shift
+  KW_CHECK_NO=$((KW_CHECK_NO + 1))
+  log="$KW_WORK/logs/$(printf '%02d' "$KW_CHECK_NO")-${name//[^A-Za-z0-9._-]/_}.log"
+  set +e
+  {
+    (
+      set -e
+      "$@"
+    )
+  } >"$log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then
+    kw_pass "$name"
+  else
+    kw_fail "$name ($(kw_describe_rc "$rc"))"
+    tail -n 12 "$log" | sed 's/^/    | /'
+  fi
+  return "$rc"
+}
+
+# kw_check NAME CMD...: one check; a failure is recorded and the script goes on.
+kw_check() {
+  kw_run_check "$@" || true
+}
+
+# kw_require NAME CMD...: a check the rest of the script depends on; stop the script if it fails.
+kw_require() {
+  kw_run_check "$@" || {
+    echo "$KW_SCRIPT: '$1' failed; skipping the remaining checks"
+    kw_finish
+  }
+}
+
+# Print this script's totals and exit 1 if any check failed.
+kw_finish() {
+  echo "== $KW_SCRIPT: $KW_PASSED passed, $KW_FAILED failed"
+  [ "$KW_FAILED" -eq 0 ] || exit 1
+  exit 0
+}
+
+# pkcs11-tool on the module under test, bounded in time.
+p11() {
+  timeout "${KW_TIMEOUT:-60}" pkcs11-tool --module "$MODULE" "$@"
+}
+
+# pkcs11-tool on the named token, logged in as the user.
+p11_user() {
+  local label=$1
+  shift
+  p11 --token-label "$label" --login --pin "$KW_USER_PIN" "$@"
+}
+
+# OpenSSL with no configuration at all: the independent verifier.
+plain_openssl() {
+  OPENSSL_CONF=/dev/null timeout "${KW_TIMEOUT:-60}" openssl "$@"
+}
+
+# Expect a file to contain an extended regex; show the file when it does not.
+expect_in() {
+  local pattern=$1 file=$2
+  grep -Eq -- "$pattern" "$file" || {
+    cat "$file"
+    echo "expected /$pattern/ in $file"
+    return 1
+  }
+}
+
+# Initialise a token with LABEL in the (single, fresh) store and set the user PIN.
+kw_init_token() {
+  local label=$1
+  p11 --init-token --label "$label" --so-pin "$KW_SO_PIN"
+  p11 --token-label "$label" --login --login-type so --so-pin "$KW_SO_PIN" \
+    --init-pin --pin "$KW_USER_PIN"
+}
+
+# Generate a key pair on token LABEL: kw_keygen LABEL KEYTYPE ID KEYLABEL
+kw_keygen() {
+  p11_user "$1" --keypairgen --key-type "$2" --id "$3" --label "$4"
+}
+
+# Export public key ID from token LABEL as PEM (via DER SubjectPublicKeyInfo): LABEL ID OUT.pem
+kw_export_pubkey() {
+  local label=$1 id=$2 out=$3
+  p11 --token-label "$label" --read-object --type pubkey --id "$id" -o "${out%.pem}.der"
+  plain_openssl pkey -pubin -inform DER -in "${out%.pem}.der" -out "$out"
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# OpenSSL 3 with pkcs11-provider against the module: key listing, public key export, signing
+# (dgst, pkeyutl RSA-PSS), self-signed certificates and TLS 1.3 servers on token keys. Every
+# signature, certificate and handshake is checked by plain OpenSSL (OPENSSL_CONF=/dev/null).
+# Usage: MODULE=/path/to/module.so interop/openssl-provider.sh
+# P11_QUIRKS=no-deinit adds `pkcs11-module-quirks = no-deinit` (needed by SoftHSM only).
+# shellcheck disable=SC2317  # functions are called indirectly, through kw_check
+set -euo pipefail
+# shellcheck source=interop/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+TOKEN=kw-ossl
+URI="pkcs11:token=$TOKEN"
+PROVIDER_SO=/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so
+
+# Token with rsa1 (RSA 2048, id 01) and ec1 (P-256, id 02); public keys also taken out with
+# pkcs11-tool, independently of the provider.
+make_token() {
+  kw_init_token "$TOKEN"
+  kw_keygen "$TOKEN" rsa:2048 01 rsa1
+  kw_keygen "$TOKEN" EC:prime256v1 02 ec1
+  kw_export_pubkey "$TOKEN" 01 rsa1.p11tool.pem
+  kw_export_pubkey "$TOKEN" 02 ec1.p11tool.pem
+  head -c 4096 /dev/urandom >data.bin
+  plain_openssl dgst -sha256 -binary -out data.sha256 data.bin
+}
+
+write_provider_conf() {
+  printf '%s' "$KW_USER_PIN" >pin.txt
+  {
+    echo 'openssl_conf = openssl_init'
+    echo '[openssl_init]'
+    echo 'providers = provider_sect'
+    echo '[provider_sect]'
+    echo 'default = default_sect'
+    echo 'pkcs11 = pkcs11_sect'
+    echo '[default_sect]'
+    echo 'activate = 1'
+    echo '[pkcs11_sect]'
+    echo "module = $PROVIDER_SO"
+    echo "pkcs11-module-path = $MODULE"
+    echo "pkcs11-module-token-pin = file:$KW_WORK/pin.txt"
+    if [ -n "${P11_QUIRKS:-}" ]; then echo "pkcs11-module-quirks = $P11_QUIRKS"; fi
+    echo 'activate = 1'
+  } >provider.cnf
+  test -f "$PROVIDER_SO"
+}
+
+# OpenSSL through pkcs11-provider; a crash at exit (134/139) fails the check.
+p11_openssl() {
+  OPENSSL_CONF="$KW_WORK/provider.cnf" timeout "${KW_TIMEOUT:-60}" openssl "$@"
+}
+
+storeutl_keys() {
+  p11_openssl storeutl -keys -text "$URI" >storeutl.txt
+  expect_in 'PKCS11 RSA Private Key \(2048 bits\)' storeutl.txt
+  expect_in 'PKCS11 EC Private Key \(256 bits\)' storeutl.txt
+}
+
+# export_pubkey KEY: the provider's view of the public key must equal pkcs11-tool's.
+export_pubkey() {
+  local key=$1
+  p11_openssl pkey -pubin -in "$URI;object=$key;type=public" -pubout -out "$key.pub.pem"
+  cmp "$key.pub.pem" "$key.p11tool.pem"
+}
+
+dgst_sign() {
+  local key=$1
+  p11_openssl dgst -sha256 -sign "$URI;object=$key;type=private" -out "sig.dgst.$key" data.bin
+}
+
+pss_sign() {
+  p11_openssl pkeyutl -sign -inkey "$URI;object=rsa1;type=private" -in data.sha256 \
+    -out sig.pss.rsa1 -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
+    -pkeyopt rsa_pss_saltlen:digest
+}
+
+self_signed_cert() {
+  local key=$1
+  p11_openssl req -new -x509 -key "$URI;object=$key;type=private" -subj /CN=kw -days 1 \
+    -out "$key.cert.pem"
+}
+
+# The certificate verifies as its own CA and carries the token's public key.
+verify_cert() {
+  local key=$1
+  plain_openssl verify -CAfile "$key.cert.pem" "$key.cert.pem"
+  plain_openssl x509 -in "$key.cert.pem" -noout -pubkey >"$key.cert-pub.pem"
+  cmp "$key.cert-pub.pem" "$key.p11tool.pem"
+}
+
+# A port in 20000-59999 that nothing listens on now.
+free_port() {
+  local port try
+  for try in $(seq 1 50); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+    : "$try"
+  done
+  return 1
+}
+
+# start_server KEY PORT: s_server on the token key; waits until it accepts. Sets SERVER_PID.
+start_server() {
+  local key=$1 port=$2 i
+  OPENSSL_CONF="$KW_WORK/provider.cnf" timeout 20 openssl s_server \
+    -key "$URI;object=$key;type=private" -cert "$key.cert.pem" \
+    -accept "127.0.0.1:$port" -tls1_3 -naccept 1 -www >"server.$key.log" 2>&1 &
+  SERVER_PID=$!
+  for i in $(seq 1 100); do
+    grep -q '^ACCEPT' "server.$key.log" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+    : "$i"
+  done
+  cat "server.$key.log"
+  return 1
+}
+
+# tls13 KEY SIGTYPE: one TLS 1.3 handshake with a plain-OpenSSL client, which must verify the
+# server's certificate and see a SIGTYPE signature; the server must then exit cleanly.
+tls13() {
+  local key=$1 sigtype=$2 port rc attempt
+  SERVER_PID=""
+  trap '[ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true' EXIT
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    if start_server "$key" "$port"; then break; fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    grep -q 'ddress already in use' "server.$key.log" || return 1
+    : "$attempt"
+  done
+  [ -n "$SERVER_PID" ]
+  printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null timeout 20 openssl s_client \
+    -connect "127.0.0.1:$port" -tls1_3 -CAfile "$key.cert.pem" -verify_return_error -ign_eof \
+    >"client.$key.log" 2>&1
+  cat "client.$key.log"
+  rc=0
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=""
+  echo "--- server (exit $rc)"
+  cat "server.$key.log"
+  expect_in '^New, TLSv1\.3, Cipher is ' "client.$key.log"
+  expect_in '^Verify return code: 0 \(ok\)' "client.$key.log"
+  expect_in "^Peer signature type: $sigtype\$" "client.$key.log"
+  expect_in '^HTTP/1\.0 200 ok' "client.$key.log"
+  [ "$rc" -eq 0 ] || {
+    echo "s_server: $(kw_describe_rc "$rc")"
+    return 1
+  }
+}
+
+main() {
+  kw_setup openssl-provider
+  kw_require "token, rsa1 and ec1 made with pkcs11-tool" make_token
+  kw_require "write provider config${P11_QUIRKS:+ (quirks: $P11_QUIRKS)}" write_provider_conf
+  kw_check "storeutl -keys lists rsa1 and ec1" storeutl_keys
+
+  local key
+  for key in rsa1 ec1; do
+    kw_check "pkey -pubout $key matches pkcs11-tool" export_pubkey "$key"
+    kw_check "dgst -sha256 -sign $key" dgst_sign "$key"
+    kw_check "verify dgst $key (openssl)" plain_openssl dgst -sha256 \
+      -verify "$key.p11tool.pem" -signature "sig.dgst.$key" data.bin
+  done
+
+  kw_check "pkeyutl -sign rsa_padding_mode:pss rsa1" pss_sign
+  kw_check "verify pkeyutl pss rsa1 (openssl)" plain_openssl pkeyutl -verify -pubin \
+    -inkey rsa1.p11tool.pem -in data.sha256 -sigfile sig.pss.rsa1 -pkeyopt digest:sha256 \
+    -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:32
+
+  for key in rsa1 ec1; do
+    kw_check "req -x509 self-signed with $key" self_signed_cert "$key"
+    kw_check "verify $key certificate (openssl)" verify_cert "$key"
+  done
+
+  kw_check "TLS 1.3 s_server with ec1 (ECDSA)" tls13 ec1 ECDSA
+  kw_check "TLS 1.3 s_server with rsa1 (RSA-PSS)" tls13 rsa1 RSA-PSS
+
+  kw_finish
+}
+
+main "$@"

@@ -1,0 +1,124 @@
+//! HMAC (SHA-1/224/256/384/512) backed by `aws-lc-rs`.
+
+use aws_lc_rs::{constant_time, hmac as lc};
+use zeroize::Zeroizing;
+
+use super::digest::DigestAlg;
+use super::{CryptoError, Result};
+
+/// Multi-part HMAC computation. The keyed state lives in an aws-lc `HMAC_CTX`
+/// that aws-lc-rs cleanses on drop.
+pub struct Hmac {
+    alg: DigestAlg,
+    ctx: lc::Context,
+}
+
+impl core::fmt::Debug for Hmac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hmac")
+            .field("alg", &self.alg)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+fn lc_alg(alg: DigestAlg) -> lc::Algorithm {
+    match alg {
+        DigestAlg::Sha1 => lc::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        DigestAlg::Sha224 => lc::HMAC_SHA224,
+        DigestAlg::Sha256 => lc::HMAC_SHA256,
+        DigestAlg::Sha384 => lc::HMAC_SHA384,
+        DigestAlg::Sha512 => lc::HMAC_SHA512,
+    }
+}
+
+impl Hmac {
+    /// Starts an HMAC with `key` (any length, including empty).
+    pub fn new(alg: DigestAlg, key: &[u8]) -> Result<Self> {
+        let key = lc::Key::new(lc_alg(alg), key);
+        Ok(Hmac {
+            alg,
+            ctx: lc::Context::with_key(&key),
+        })
+    }
+
+    /// Feeds more data.
+    pub fn update(&mut self, d: &[u8]) {
+        self.ctx.update(d);
+    }
+
+    /// Returns the full-length tag (`alg.output_len()` bytes).
+    pub fn finish(self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.ctx.sign().as_ref().to_vec())
+    }
+
+    /// Verifies a full-length `tag` in constant time.
+    ///
+    /// Wrong length → `BadSignatureLength`; mismatch → `BadSignature`.
+    pub fn verify(self, tag: &[u8]) -> Result<()> {
+        if tag.len() != self.alg.output_len() {
+            return Err(CryptoError::BadSignatureLength);
+        }
+        let mac = self.finish();
+        constant_time::verify_slices_are_equal(&mac, tag).map_err(|_| CryptoError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn rfc4231_case2() {
+        let want = hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        let mut h = Hmac::new(DigestAlg::Sha256, b"Jefe").unwrap();
+        h.update(b"what do ya want ");
+        h.update(b"for nothing?");
+        assert_eq!(&h.finish()[..], &want[..]);
+        let mut h = Hmac::new(DigestAlg::Sha256, b"Jefe").unwrap();
+        h.update(b"what do ya want for nothing?");
+        h.verify(&want).unwrap();
+        assert_send::<Hmac>();
+    }
+
+    #[test]
+    fn rfc4231_case2_sha512() {
+        let want = hex(concat!(
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554",
+            "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+        ));
+        let mut h = Hmac::new(DigestAlg::Sha512, b"Jefe").unwrap();
+        h.update(b"what do ya want for nothing?");
+        assert_eq!(&h.finish()[..], &want[..]);
+    }
+
+    #[test]
+    fn verify_negatives() {
+        let mut h = Hmac::new(DigestAlg::Sha256, b"").unwrap();
+        h.update(b"x");
+        let mut tag = h.finish();
+        assert_eq!(tag.len(), 32);
+        let h = Hmac::new(DigestAlg::Sha256, b"").unwrap();
+        assert_eq!(h.verify(&tag[..31]), Err(CryptoError::BadSignatureLength));
+        tag[0] ^= 1;
+        let mut h = Hmac::new(DigestAlg::Sha256, b"").unwrap();
+        h.update(b"x");
+        assert_eq!(h.verify(&tag), Err(CryptoError::BadSignature));
+    }
+
+    #[test]
+    fn debug_redacted() {
+        let h = Hmac::new(DigestAlg::Sha1, b"secret").unwrap();
+        let s = format!("{h:?}");
+        assert!(s.contains("[redacted]") && !s.contains("secret"));
+    }
+}
