@@ -13,7 +13,7 @@ KW_FAILED=0
 KW_SCRIPT=""
 KW_WORK=""
 KW_CHECK_NO=0
-KW_BG_PIDS=()
+KW_LAST_RC=0
 
 # PINs of the throw-away test tokens.
 KW_SO_PIN="kw-so-pin-8765"
@@ -37,13 +37,8 @@ kw_setup() {
   echo "== $KW_SCRIPT: module $MODULE, work dir $KW_WORK"
 }
 
-# Stop background processes started by the script, then drop the work dir (unless KW_KEEP=1).
+# Drop the work dir (unless KW_KEEP=1). Checks that start servers stop them themselves.
 kw_cleanup() {
-  local pid
-  for pid in "${KW_BG_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
   [ -n "$KW_WORK" ] || return 0
   if [ "${KW_KEEP:-0}" = 1 ]; then
     echo "$KW_SCRIPT: work dir kept: $KW_WORK"
@@ -72,10 +67,12 @@ kw_describe_rc() {
   esac
 }
 
-# kw_run_check NAME CMD ARGS...: run CMD (a command or a function) with `set -e` in a
-# subshell, output to a log; print PASS or FAIL (with the log's tail). Returns CMD's status.
-kw_run_check() {
-  local name=$1 log rc
+# kw_check NAME CMD ARGS...: one check. Runs CMD (a command or a function) with `set -e` in a
+# subshell, output to a log; prints PASS or FAIL (with the log's tail) and sets KW_LAST_RC.
+# Always returns 0. Call it as a plain statement (not under if, ! or ||): bash ignores
+# `set -e` inside any function called from such a context, even in a subshell.
+kw_check() {
+  local name=$1 log
   shift
   KW_CHECK_NO=$((KW_CHECK_NO + 1))
   log="$KW_WORK/logs/$(printf '%02d' "$KW_CHECK_NO")-${name//[^A-Za-z0-9._-]/_}.log"
@@ -86,28 +83,23 @@ kw_run_check() {
       "$@"
     )
   } >"$log" 2>&1
-  rc=$?
+  KW_LAST_RC=$?
   set -e
-  if [ "$rc" -eq 0 ]; then
+  if [ "$KW_LAST_RC" -eq 0 ]; then
     kw_pass "$name"
   else
-    kw_fail "$name ($(kw_describe_rc "$rc"))"
+    kw_fail "$name ($(kw_describe_rc "$KW_LAST_RC"))"
     tail -n 12 "$log" | sed 's/^/    | /'
   fi
-  return "$rc"
-}
-
-# kw_check NAME CMD...: one check; a failure is recorded and the script goes on.
-kw_check() {
-  kw_run_check "$@" || true
 }
 
 # kw_require NAME CMD...: a check the rest of the script depends on; stop the script if it fails.
 kw_require() {
-  kw_run_check "$@" || {
+  kw_check "$@"
+  if [ "$KW_LAST_RC" -ne 0 ]; then
     echo "$KW_SCRIPT: '$1' failed; skipping the remaining checks"
     kw_finish
-  }
+  fi
 }
 
 # Print this script's totals and exit 1 if any check failed.

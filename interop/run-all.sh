@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run every interop script against $MODULE (default: target/release/libkeyward.so; builds
+# nothing) and end with one line `N passed, M failed` counting the individual checks.
+# Exits non-zero if any check failed or a script died without reporting its failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=interop/env.sh
+. "$here/env.sh"
+
+SCRIPTS=(pkcs11-tool.sh openssl-provider.sh)
+passed=0
+failed=0
+
+# run_script NAME: run one script, echo its output, add its PASS/FAIL lines to the totals.
+run_script() {
+  local name=$1 out rc=0 p f
+  out=$(mktemp "${TMPDIR:-/tmp}/kw-run-all.XXXXXX")
+  "$here/$name" 2>&1 | tee "$out" || rc=$?
+  p=$(grep -c '^PASS ' "$out" || true)
+  f=$(grep -c '^FAIL ' "$out" || true)
+  rm -f "$out"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "FAIL run-all: $name exited with status $rc without reporting a failed check"
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+main() {
+  kw_resolve_module
+  echo "== interop: module $MODULE"
+  if [ ! -f "$MODULE" ]; then
+    echo "FAIL run-all: module not found: $MODULE (build it first: cargo build --release)"
+    failed=1
+  else
+    local s
+    for s in "${SCRIPTS[@]}"; do
+      run_script "$s"
+    done
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+main "$@"
