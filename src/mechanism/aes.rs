@@ -9,9 +9,7 @@ use super::ops::{crypto_error, Context};
 use super::param::{MechanismRequest, Param};
 use super::{Cipher, Generated, Info, Mechanism};
 use crate::crypto::aes::{AesCipher, AesMode};
-use crate::crypto::rng;
 use crate::error::{Error, Result};
-use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
 use crate::object::Attributes;
 
@@ -115,17 +113,6 @@ impl Mechanism for Aes {
 
     fn generate_key(&self, m: &MechanismRequest, template: &Attributes) -> Result<Generated> {
         m.no_param()?;
-        let len = template
-            .get(CKA_VALUE_LEN)
-            .ok_or(Error::TemplateIncomplete)
-            .and_then(parse_ulong)?;
-        if !matches!(len, 16 | 24 | 32) {
-            return Err(Error::KeySizeRange);
-        }
-        let mut value = vec![0u8; len as usize];
-        rng::fill(&mut value).map_err(|_| Error::GeneralError)?;
-        let mut out = Attributes::new();
-        out.set(CKA_VALUE, value);
-        Ok(out)
+        super::ops::random_secret(template, |len| matches!(len, 16 | 24 | 32))
     }
 }

@@ -7,9 +7,8 @@ use cryptoki_sys::*;
 use super::param::MechanismRequest;
 use super::{Generated, Info, Mechanism, Signer, Verifier};
 use crate::crypto::digest::DigestAlg;
-use crate::crypto::{hmac, rng};
+use crate::crypto::hmac;
 use crate::error::{Error, Result};
-use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
 use crate::object::Attributes;
 
@@ -99,17 +98,6 @@ impl Mechanism for Hmac {
 
     fn generate_key(&self, m: &MechanismRequest, template: &Attributes) -> Result<Generated> {
         m.no_param()?;
-        let len = template
-            .get(CKA_VALUE_LEN)
-            .ok_or(Error::TemplateIncomplete)
-            .and_then(parse_ulong)?;
-        if !(1..=MAX_SECRET).contains(&len) {
-            return Err(Error::KeySizeRange);
-        }
-        let mut value = vec![0u8; len as usize];
-        rng::fill(&mut value).map_err(|_| Error::GeneralError)?;
-        let mut out = Attributes::new();
-        out.set(CKA_VALUE, value);
-        Ok(out)
+        super::ops::random_secret(template, |len| (1..=MAX_SECRET).contains(&len))
     }
 }

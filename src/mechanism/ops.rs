@@ -3,9 +3,13 @@
 
 use zeroize::Zeroizing;
 
+use cryptoki_sys::{CKA_VALUE, CKA_VALUE_LEN, CK_ULONG};
+
 use crate::crypto::digest::{Digest, DigestAlg};
 use crate::crypto::CryptoError;
 use crate::error::{Error, Result};
+use crate::object::attr::parse_ulong;
+use crate::object::Attributes;
 
 /// An active signing (or MAC) operation.
 pub trait Signer: Send {
@@ -162,4 +166,24 @@ pub fn one_shot(
     f: impl Fn(&[u8]) -> Result<Zeroizing<Vec<u8>>> + Send + 'static,
 ) -> Box<dyn Cipher> {
     Box::new(OneShot(Zeroizing::new(Vec::new()), Box::new(f)))
+}
+
+/// Key generation for secret keys: a random CKA_VALUE of the CKA_VALUE_LEN the template asks
+/// for. CKR_TEMPLATE_INCOMPLETE without it, CKR_KEY_SIZE_RANGE unless `valid(len)`.
+pub fn random_secret(
+    template: &Attributes,
+    valid: impl Fn(CK_ULONG) -> bool,
+) -> Result<Attributes> {
+    let len = template
+        .get(CKA_VALUE_LEN)
+        .ok_or(Error::TemplateIncomplete)
+        .and_then(parse_ulong)?;
+    if !valid(len) {
+        return Err(Error::KeySizeRange);
+    }
+    let mut value = Zeroizing::new(vec![0u8; len as usize]);
+    crate::crypto::rng::fill(&mut value).map_err(|_| Error::GeneralError)?;
+    let mut out = Attributes::new();
+    out.set(CKA_VALUE, value.to_vec());
+    Ok(out)
 }

@@ -105,7 +105,9 @@ pub fn new_object(
     attrs.extend(template);
     attrs.set_ulong(CKA_CLASS, shape.class);
     match shape.class {
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => attrs.set_ulong(CKA_KEY_TYPE, shape.subtype),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
+            attrs.set_ulong(CKA_KEY_TYPE, shape.subtype)
+        }
         CKO_CERTIFICATE => attrs.set_ulong(CKA_CERTIFICATE_TYPE, shape.subtype),
         _ => {}
     }
