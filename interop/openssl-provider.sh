@@ -137,7 +137,7 @@ tls13() {
   [ -n "$SERVER_PID" ]
   printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null timeout 20 openssl s_client \
     -connect "127.0.0.1:$port" -tls1_3 -CAfile "$key.cert.pem" -verify_return_error -ign_eof \
-    >"client.$key.log" 2>&1
+    >"client.$key.log" 2>&1 || echo "s_client: $(kw_describe_rc "$?")" >>"client.$key.log"
   cat "client.$key.log"
   rc=0
   wait "$SERVER_PID" || rc=$?

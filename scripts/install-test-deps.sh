@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Install what the test suite drives: SoftHSMv2, OpenSC (pkcs11-tool), OpenSSL, pkcs11-provider
+# (from Debian bookworm-backports) and the OpenSSL pkcs11 engine. Debian 12; idempotent; fast
+# when everything is already installed. Runs as root, or through sudo when that exists.
+set -euo pipefail
+
+PACKAGES=(softhsm2 opensc openssl libengine-pkcs11-openssl)
+BACKPORTS_PACKAGES=(pkcs11-provider)
+PROVIDER_MIN_VERSION=1.0
+BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+FALLBACK_MIRROR=http://deb.debian.org/debian
+SUDO=()
+
+log() { echo "install-test-deps: $*"; }
+
+# Run as root: directly, or through sudo.
+as_root() {
+  "${SUDO[@]}" "$@"
+}
+
+pick_sudo() {
+  if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+  elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    log "need root (or sudo) to install packages" >&2
+    exit 1
+  fi
+}
+
+# The installed version of a package, or nothing. Always succeeds.
+installed_version() {
+  { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } |
+    sed -n 's/^install ok installed //p'
+}
+
+# Print the packages of the arguments that are not installed (or, for pkcs11-provider, older
+# than PROVIDER_MIN_VERSION), one a line.
+missing() {
+  local p v
+  for p in "$@"; do
+    v=$(installed_version "$p")
+    if [ -z "$v" ]; then
+      echo "$p"
+    elif [ "$p" = pkcs11-provider ] && ! dpkg --compare-versions "$v" ge "$PROVIDER_MIN_VERSION"; then
+      echo "$p"
+    fi
+  done
+}
+
+all_installed() {
+  [ -z "$(missing "${PACKAGES[@]}" "${BACKPORTS_PACKAGES[@]}")" ]
+}
+
+codename() {
+  (
+    # shellcheck disable=SC1091  # a system file
+    . /etc/os-release
+    echo "${VERSION_CODENAME:-}"
+  )
+}
+
+# The Debian mirror of the bookworm suite: deb822 sources first, then one-line sources.list.
+# Prints nothing when none is configured.
+debian_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # A stanza is a blank-line-separated block; take URIs of the one whose Suites has "bookworm".
+    awk '
+      function flush() { if (hit && uri != "") { print uri; found = 1; exit } uri = ""; hit = 0 }
+      /^[[:space:]]*$/ { flush(); next }
+      tolower($1) == "uris:" { uri = $2 }
+      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == "bookworm") hit = 1 }
+      END { if (!found) flush() }
+    ' "$f"
+  done | head -n1
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI SUITE COMPONENTS...
+    sed -E 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }'
+  done | head -n1
+}
+
+backports_configured() {
+  grep -qsE '(^|[[:space:]])bookworm-backports([[:space:]]|$)' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources
+}
+
+add_backports() {
+  local mirror
+  if backports_configured; then
+    log "bookworm-backports already configured"
+    return 0
+  fi
+  mirror=$(debian_mirror | head -n1)
+  if [ -z "$mirror" ]; then
+    log "no bookworm mirror found in the apt sources; using $FALLBACK_MIRROR"
+    mirror=$FALLBACK_MIRROR
+  fi
+  log "adding bookworm-backports from $mirror"
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
+    "$mirror" "$KEYRING" | as_root tee "$BACKPORTS_FILE" >/dev/null
+}
+
+apt_install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Use-Pty=0 "$@"
+}
+
+main() {
+  if all_installed; then
+    log "all test dependencies present; nothing to do"
+    return 0
+  fi
+  pick_sudo
+  local backports=()
+  if [ "$(codename)" = bookworm ]; then
+    add_backports
+    backports=(-t bookworm-backports)
+  else
+    log "not Debian bookworm ($(codename)); installing pkcs11-provider from the default suites"
+  fi
+  log "apt-get update"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # Only what is missing: naming an installed package would upgrade it as a side effect.
+  local todo=()
+  mapfile -t todo < <(missing "${PACKAGES[@]}")
+  if [ "${#todo[@]}" -gt 0 ]; then
+    log "installing ${todo[*]}"
+    apt_install "${todo[@]}"
+  fi
+  mapfile -t todo < <(missing "${BACKPORTS_PACKAGES[@]}")
+  if [ "${#todo[@]}" -gt 0 ]; then
+    log "installing ${todo[*]} ${backports[*]}"
+    apt_install "${backports[@]}" "${todo[@]}"
+  fi
+  all_installed || {
+    log "packages still missing or pkcs11-provider older than $PROVIDER_MIN_VERSION" >&2
+    exit 1
+  }
+  log "done"
+}
+
+main "$@"

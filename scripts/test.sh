@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The single test command: install the test dependencies, build the release module, run the Rust
+# unit and black-box tests, then the interop suite (pkcs11-tool, OpenSSL pkcs11-provider)
+# against target/release/libkeyward.so. Exits non-zero if any stage failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+CARGO_LOCK_FLAG=()
+RESULTS=()
+FAILED=0
+
+section() {
+  echo
+  echo "================ $* ================"
+}
+
+# stage NAME CMD...: run one stage, record PASS/FAIL, keep going.
+stage() {
+  local name=$1 rc=0
+  shift
+  section "$name"
+  "$@" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    RESULTS+=("PASS $name")
+  else
+    RESULTS+=("FAIL $name (exit $rc)")
+    FAILED=1
+  fi
+  return "$rc"
+}
+
+summary() {
+  section "summary"
+  printf '%s\n' "${RESULTS[@]}"
+  if [ "$FAILED" -eq 0 ]; then echo "all stages passed"; else echo "some stages FAILED"; fi
+}
+
+main() {
+  [ -f Cargo.lock ] && CARGO_LOCK_FLAG=(--locked)
+  export KEYWARD_MODULE="$ROOT/target/release/libkeyward.so"
+  export MODULE="$KEYWARD_MODULE"
+  # P11_QUIRKS is for validating the scripts against SoftHSM; Keyward must pass without it.
+  unset P11_QUIRKS
+
+  stage "install test dependencies" scripts/install-test-deps.sh || { summary; exit 1; }
+  stage "cargo build --release ${CARGO_LOCK_FLAG[*]}" \
+    cargo build --release "${CARGO_LOCK_FLAG[@]}" || { summary; exit 1; }
+  stage "cargo test --release ${CARGO_LOCK_FLAG[*]}" \
+    cargo test --release "${CARGO_LOCK_FLAG[@]}" || true
+  stage "interop (MODULE=target/release/libkeyward.so)" interop/run-all.sh || true
+
+  summary
+  [ "$FAILED" -eq 0 ]
+}
+
+main "$@"
