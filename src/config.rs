@@ -72,7 +72,9 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileSlot {
     path: PathBuf,
-    description: Option<String>,
+    /// The slot's label (CK_SLOT_INFO.slotDescription); `description` is accepted too.
+    #[serde(alias = "description")]
+    label: Option<String>,
     pin_max_retries: Option<u32>,
     pin_min_len: Option<usize>,
     pin_max_len: Option<usize>,
@@ -102,7 +104,7 @@ impl Config {
             .inspect_err(|_| eprintln!("keyward: invalid configuration in {}", path.display()))
     }
 
-    /// Parse TOML text (`[[slot]]` tables with `path`, `description`, `pin_max_retries`,
+    /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
     /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
@@ -125,7 +127,7 @@ impl Config {
 impl FileSlot {
     fn into_slot(self) -> Result<SlotConfig> {
         let mut s = SlotConfig::at(self.path);
-        if let Some(d) = self.description {
+        if let Some(d) = self.label {
             s.description = d;
         }
         s.pin_max_retries = self.pin_max_retries.unwrap_or(s.pin_max_retries).max(1);
@@ -166,7 +168,7 @@ mod tests {
     #[test]
     fn parses_several_slots_with_policy() {
         let c = Config::parse(
-            "[[slot]]\npath = \"/a\"\npin_max_retries = 3\n[[slot]]\npath = \"/b\"\ndescription = \"B\"\n",
+            "[[slot]]\npath = \"/a\"\npin_max_retries = 3\n[[slot]]\npath = \"/b\"\nlabel = \"B\"\n",
         )
         .unwrap();
         assert_eq!(c.slots.len(), 2);

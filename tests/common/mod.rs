@@ -1,0 +1,135 @@
+//! Shared harness for the black-box tests: every test binary loads the built `libkeyward.so`
+//! once through the `cryptoki` crate, configured (via `KEYWARD_CONF`) with many slots, each a
+//! token in its own temporary directory. Tests run in parallel, so each takes a slot of its own
+//! with [`fresh_token`] and never touches another's.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+pub const SO_PIN: &str = "so-secret-1";
+pub const USER_PIN: &str = "user-secret-1";
+/// Slots configured per test binary; a binary with more tests than this fails loudly.
+pub const SLOTS: usize = 48;
+/// PIN retry limit configured on every slot (small so lockout tests stay short).
+pub const MAX_RETRIES: u32 = 5;
+
+/// The module under test: `$KEYWARD_MODULE`, else the `libkeyward.so` that `cargo test` built
+/// beside this test binary (`target/<profile>/deps/`; cargo does not copy it up a level then).
+pub fn module_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYWARD_MODULE") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("target/<profile>/deps");
+    [deps, deps.parent().unwrap_or(deps)]
+        .iter()
+        .map(|d| d.join("libkeyward.so"))
+        .find(|p| p.exists())
+        .expect("libkeyward.so next to the test binary; or set KEYWARD_MODULE")
+}
+
+/// Where this binary's tokens live (kept for the process lifetime, removed by the OS tmp policy
+/// or the next run; a `TempDir` would be dropped too early in a static).
+pub fn root_dir() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("keyward-test-")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        let mut conf = String::new();
+        for i in 0..SLOTS {
+            conf.push_str(&format!(
+                "[[slot]]\npath = \"{}\"\nlabel = \"test slot {i}\"\npin_max_retries = {MAX_RETRIES}\n\
+                 argon2_memory_kib = 64\nargon2_iterations = 1\n\n",
+                dir.join(format!("slot{i}")).display()
+            ));
+        }
+        std::fs::write(dir.join("keyward.toml"), conf).expect("write keyward.toml");
+        dir
+    })
+}
+
+/// The store directory of slot `index` in this binary's configuration.
+pub fn slot_dir(index: usize) -> PathBuf {
+    root_dir().join(format!("slot{index}"))
+}
+
+/// The module, loaded and initialised once per test binary.
+pub fn p11() -> &'static Pkcs11 {
+    static P11: OnceLock<Pkcs11> = OnceLock::new();
+    P11.get_or_init(|| {
+        std::env::set_var("KEYWARD_CONF", root_dir().join("keyward.toml"));
+        let p11 = Pkcs11::new(module_path()).expect("load libkeyward.so");
+        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .expect("C_Initialize");
+        p11
+    })
+}
+
+/// A slot nobody else in this binary uses, with its index in the configuration.
+pub fn claim_slot() -> (Slot, usize) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let index = NEXT.fetch_add(1, Ordering::SeqCst);
+    assert!(index < SLOTS, "more tests than configured slots: raise SLOTS");
+    let slots = p11().get_all_slots().expect("C_GetSlotList");
+    assert_eq!(slots.len(), SLOTS, "every configured slot is listed");
+    (slots[index], index)
+}
+
+/// Initialise the token in `slot` with [`SO_PIN`] and set the user PIN to [`USER_PIN`].
+pub fn init_token(slot: Slot, label: &str) {
+    let p11 = p11();
+    p11.init_token(slot, &pin(SO_PIN), label).expect("C_InitToken");
+    let session = p11.open_rw_session(slot).expect("C_OpenSession");
+    session.login(UserType::So, Some(&pin(SO_PIN))).expect("SO login");
+    session.init_pin(&pin(USER_PIN)).expect("C_InitPIN");
+    session.logout().expect("C_Logout");
+}
+
+/// A freshly initialised token of its own: the slot, its store directory.
+pub fn fresh_token() -> (Slot, PathBuf) {
+    let (slot, index) = claim_slot();
+    init_token(slot, &format!("token {index}"));
+    (slot, slot_dir(index))
+}
+
+/// A read-write session on a fresh token, logged in as the user.
+pub fn user_session() -> Session {
+    let (slot, _) = fresh_token();
+    let session = p11().open_rw_session(slot).expect("C_OpenSession");
+    session.login(UserType::User, Some(&pin(USER_PIN))).expect("user login");
+    session
+}
+
+pub fn pin(s: &str) -> AuthPin {
+    AuthPin::new(s.to_owned().into())
+}
+
+/// The raw CKR code of a cryptoki error, for asserting the exact return value.
+pub fn rv_of(e: &cryptoki::error::Error) -> cryptoki::error::RvError {
+    match e {
+        cryptoki::error::Error::Pkcs11(rv, _) => *rv,
+        other => panic!("expected a PKCS#11 return value, got {other:?}"),
+    }
+}
+
+/// Assert that `result` failed with exactly `expected`.
+#[track_caller]
+pub fn assert_rv<T: std::fmt::Debug>(
+    result: cryptoki::error::Result<T>,
+    expected: cryptoki::error::RvError,
+) {
+    match result {
+        Ok(v) => panic!("expected {expected:?}, call succeeded with {v:?}"),
+        Err(e) => assert_eq!(rv_of(&e), expected, "wrong CKR code"),
+    }
+}
