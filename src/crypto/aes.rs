@@ -275,13 +275,7 @@ fn ctr_update(ctx: &mut CipherCtx, st: &mut CtrState, input: &[u8]) -> Result<Ze
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::test_hex as hex;
 
     fn arr(s: &str) -> [u8; 16] {
         hex(s).try_into().unwrap()

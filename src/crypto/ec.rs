@@ -209,15 +209,9 @@ impl EcPublicKey {
 mod tests {
     use super::*;
     use crate::crypto::digest::{digest, DigestAlg};
+    use crate::crypto::test_hex as hex;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     const ALL: [Curve; 3] = [Curve::P256, Curve::P384, Curve::P521];
 

@@ -14,6 +14,15 @@ pub mod kdf;
 pub mod rng;
 pub mod rsa;
 
+/// Decode a hex string of test vectors (panics on bad input: tests only).
+#[cfg(test)]
+pub(crate) fn test_hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// Opaque, leak-free errors. The caller maps them to CKR codes by context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CryptoError {

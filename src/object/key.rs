@@ -25,7 +25,7 @@ impl std::fmt::Debug for KeyMaterial {
     }
 }
 
-fn need<'a>(attrs: &'a Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&'a [u8]> {
+fn need(attrs: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
     attrs.get(ty).ok_or(Error::TemplateIncomplete)
 }
 

@@ -86,8 +86,7 @@ impl Object {
     /// Whether `mech` is permitted by CKA_ALLOWED_MECHANISMS (empty or absent: all).
     pub fn allows_mechanism(&self, mech: CK_MECHANISM_TYPE) -> bool {
         match self.attrs.get(CKA_ALLOWED_MECHANISMS) {
-            None => true,
-            Some(list) if list.is_empty() => true,
+            None | Some([]) => true,
             Some(list) => list
                 .chunks_exact(std::mem::size_of::<CK_ULONG>())
                 .filter_map(|c| attr::parse_ulong(c).ok())

@@ -62,7 +62,7 @@ fn check_kind(rule: &Rule, value: &[u8]) -> Result<()> {
         Kind::Date => {
             value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit))
         }
-        Kind::Mechanisms => value.len() % std::mem::size_of::<CK_ULONG>() == 0,
+        Kind::Mechanisms => value.len().is_multiple_of(std::mem::size_of::<CK_ULONG>()),
     };
     ok.then_some(()).ok_or(Error::AttributeValueInvalid)
 }

@@ -188,18 +188,21 @@ impl Token {
         }
     }
 
+    /// The store id of object `h` and whether it is a token object.
+    fn identity(&self, h: ObjectHandle) -> Result<(String, bool)> {
+        let st = self.read()?;
+        let e = st
+            .objects
+            .entries
+            .get(&h)
+            .ok_or(Error::ObjectHandleInvalid)?;
+        Ok((e.uid.clone(), e.session.is_none()))
+    }
+
     /// Replace the attributes of object `h` (C_SetAttributeValue).
     pub fn replace_object(&self, h: ObjectHandle, attrs: Attributes) -> Result<()> {
         let obj = Object::new(attrs)?;
-        let (uid, is_token) = {
-            let st = self.read()?;
-            let e = st
-                .objects
-                .entries
-                .get(&h)
-                .ok_or(Error::ObjectHandleInvalid)?;
-            (e.uid.clone(), e.session.is_none())
-        };
+        let (uid, is_token) = self.identity(h)?;
         let generation = if is_token {
             let sealer = self.read()?.sealer.clone();
             self.store
@@ -220,15 +223,7 @@ impl Token {
 
     /// Remove object `h` from memory and, for token objects, from the store.
     pub fn destroy_object(&self, h: ObjectHandle) -> Result<()> {
-        let (uid, is_token) = {
-            let st = self.read()?;
-            let e = st
-                .objects
-                .entries
-                .get(&h)
-                .ok_or(Error::ObjectHandleInvalid)?;
-            (e.uid.clone(), e.session.is_none())
-        };
+        let (uid, is_token) = self.identity(h)?;
         if is_token {
             self.store.delete_object(&uid)?;
         }
