@@ -79,7 +79,10 @@ pub fn p11() -> &'static Pkcs11 {
 pub fn claim_slot() -> (Slot, usize) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let index = NEXT.fetch_add(1, Ordering::SeqCst);
-    assert!(index < SLOTS, "more tests than configured slots: raise SLOTS");
+    assert!(
+        index < SLOTS,
+        "more tests than configured slots: raise SLOTS"
+    );
     let slots = p11().get_all_slots().expect("C_GetSlotList");
     assert_eq!(slots.len(), SLOTS, "every configured slot is listed");
     (slots[index], index)
@@ -88,9 +91,12 @@ pub fn claim_slot() -> (Slot, usize) {
 /// Initialise the token in `slot` with [`SO_PIN`] and set the user PIN to [`USER_PIN`].
 pub fn init_token(slot: Slot, label: &str) {
     let p11 = p11();
-    p11.init_token(slot, &pin(SO_PIN), label).expect("C_InitToken");
+    p11.init_token(slot, &pin(SO_PIN), label)
+        .expect("C_InitToken");
     let session = p11.open_rw_session(slot).expect("C_OpenSession");
-    session.login(UserType::So, Some(&pin(SO_PIN))).expect("SO login");
+    session
+        .login(UserType::So, Some(&pin(SO_PIN)))
+        .expect("SO login");
     session.init_pin(&pin(USER_PIN)).expect("C_InitPIN");
     session.logout().expect("C_Logout");
 }
@@ -106,7 +112,9 @@ pub fn fresh_token() -> (Slot, PathBuf) {
 pub fn user_session() -> Session {
     let (slot, _) = fresh_token();
     let session = p11().open_rw_session(slot).expect("C_OpenSession");
-    session.login(UserType::User, Some(&pin(USER_PIN))).expect("user login");
+    session
+        .login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("user login");
     session
 }
 
