@@ -86,7 +86,7 @@ fn start(m: &MechanismRequest, key: &KeyMaterial, encrypt: bool) -> Result<Box<d
 }
 
 impl Mechanism for Aes {
-    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+    fn key_type(&self, _ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         Some(CKK_AES)
     }
 

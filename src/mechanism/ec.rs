@@ -28,7 +28,7 @@ fn input(ty: CK_MECHANISM_TYPE) -> Result<Input> {
 }
 
 impl Mechanism for Ecdsa {
-    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+    fn key_type(&self, _ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         Some(CKK_EC)
     }
 

@@ -71,7 +71,7 @@ impl Verifier for Mac {
 }
 
 impl Mechanism for Hmac {
-    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+    fn key_type(&self, _ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         Some(CKK_GENERIC_SECRET)
     }
 

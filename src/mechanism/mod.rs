@@ -36,8 +36,8 @@ pub type Generated = Attributes;
 pub trait Mechanism: Sync {
     fn info(&self, ty: CK_MECHANISM_TYPE) -> Info;
 
-    /// The key type this family uses and generates (None for digests).
-    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+    /// The key type mechanism `ty` of this family uses or generates (None for digests).
+    fn key_type(&self, _ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         None
     }
 

@@ -120,7 +120,7 @@ fn public(key: &Arc<KeyMaterial>) -> Result<Arc<KeyMaterial>> {
 }
 
 impl Mechanism for Rsa {
-    fn key_type(&self) -> Option<CK_KEY_TYPE> {
+    fn key_type(&self, _ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         Some(CKK_RSA)
     }
 

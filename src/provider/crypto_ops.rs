@@ -43,7 +43,8 @@ fn concat(mut a: Zeroizing<Vec<u8>>, b: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>
 
 impl Provider {
     /// The key behind `key` for an operation needing `usage` with mechanism `m`:
-    /// CKR_KEY_HANDLE_INVALID, CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_MECHANISM_INVALID.
+    /// CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED,
+    /// CKR_MECHANISM_INVALID.
     fn operation_key(
         &self,
         h: CK_SESSION_HANDLE,
@@ -55,6 +56,16 @@ impl Provider {
         let obj = token
             .object(ObjectHandle(key), Self::visibility(token)?)
             .map_err(|_| Error::KeyHandleInvalid)?;
+        if !matches!(
+            obj.class(),
+            CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY
+        ) {
+            return Err(Error::KeyHandleInvalid);
+        }
+        let wanted = mechanism::lookup(m.ty)?.key_type(m.ty);
+        if wanted.is_some_and(|kt| obj.shape().subtype != kt) {
+            return Err(Error::KeyTypeInconsistent);
+        }
         if !obj.allows(usage) {
             return Err(Error::KeyFunctionNotPermitted);
         }

@@ -34,7 +34,7 @@ impl Provider {
         let (s, token) = self.session_token(h)?;
         let mech = mechanism::lookup(m.ty)?;
         let key_type = mech
-            .key_type()
+            .key_type(m.ty)
             .filter(|_| mech.info(m.ty).flags & CKF_GENERATE != 0);
         let key_type = key_type.ok_or(Error::MechanismInvalid)?;
         let login = token.login_state()?;
@@ -55,7 +55,7 @@ impl Provider {
         let (s, token) = self.session_token(h)?;
         let mech = mechanism::lookup(m.ty)?;
         let key_type = mech
-            .key_type()
+            .key_type(m.ty)
             .filter(|_| mech.info(m.ty).flags & CKF_GENERATE_KEY_PAIR != 0);
         let key_type = key_type.ok_or(Error::MechanismInvalid)?;
         let login = token.login_state()?;
