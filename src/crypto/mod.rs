@@ -5,6 +5,7 @@
 
 pub mod aead;
 pub mod aes;
+pub mod cmac;
 pub mod digest;
 pub mod ec;
 #[allow(unsafe_code)]

@@ -1,9 +1,12 @@
-//! HMAC with SHA-1/SHA-2 and generic secret key generation (§2.20–2.25, §2.16).
+//! HMAC with SHA-1/SHA-2 (full-length and `_GENERAL`) and generic secret key generation (§2.20–2.25, §2.16).
 
 use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use zeroize::Zeroizing;
+
+use super::mac::{tag_len, Mac, MacEngine};
 use super::param::MechanismRequest;
 use super::{Generated, Info, Mechanism, Signer, Verifier};
 use crate::crypto::digest::DigestAlg;
@@ -17,57 +20,41 @@ pub(super) struct Hmac;
 /// Largest generic secret this token generates or uses, in bytes.
 const MAX_SECRET: CK_ULONG = 512;
 
-fn alg(ty: CK_MECHANISM_TYPE) -> Result<DigestAlg> {
+/// The digest of an HMAC mechanism and whether it is a `*_HMAC_GENERAL` one.
+fn alg(ty: CK_MECHANISM_TYPE) -> Result<(DigestAlg, bool)> {
     Ok(match ty {
-        CKM_SHA_1_HMAC => DigestAlg::Sha1,
-        CKM_SHA224_HMAC => DigestAlg::Sha224,
-        CKM_SHA256_HMAC => DigestAlg::Sha256,
-        CKM_SHA384_HMAC => DigestAlg::Sha384,
-        CKM_SHA512_HMAC => DigestAlg::Sha512,
+        CKM_SHA_1_HMAC => (DigestAlg::Sha1, false),
+        CKM_SHA224_HMAC => (DigestAlg::Sha224, false),
+        CKM_SHA256_HMAC => (DigestAlg::Sha256, false),
+        CKM_SHA384_HMAC => (DigestAlg::Sha384, false),
+        CKM_SHA512_HMAC => (DigestAlg::Sha512, false),
+        CKM_SHA_1_HMAC_GENERAL => (DigestAlg::Sha1, true),
+        CKM_SHA224_HMAC_GENERAL => (DigestAlg::Sha224, true),
+        CKM_SHA256_HMAC_GENERAL => (DigestAlg::Sha256, true),
+        CKM_SHA384_HMAC_GENERAL => (DigestAlg::Sha384, true),
+        CKM_SHA512_HMAC_GENERAL => (DigestAlg::Sha512, true),
         _ => return Err(Error::MechanismInvalid),
     })
 }
 
-struct Mac(Option<hmac::Hmac>);
-
-impl Mac {
-    fn start(m: &MechanismRequest, key: &KeyMaterial) -> Result<Self> {
-        m.no_param()?;
-        let KeyMaterial::Secret(bytes) = key else {
-            return Err(Error::KeyTypeInconsistent);
-        };
-        Ok(Self(Some(
-            hmac::Hmac::new(alg(m.ty)?, bytes).map_err(|_| Error::KeyTypeInconsistent)?,
-        )))
-    }
-
-    fn take(&mut self) -> Result<hmac::Hmac> {
-        self.0.take().ok_or(Error::OperationNotInitialized)
-    }
-}
-
-impl Signer for Mac {
+impl MacEngine for hmac::Hmac {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.0
-            .as_mut()
-            .ok_or(Error::OperationNotInitialized)?
-            .update(data);
+        hmac::Hmac::update(self, data);
         Ok(())
     }
-    fn finish(&mut self) -> Result<Vec<u8>> {
-        Ok(self.take()?.finish().to_vec())
+    fn tag(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(self.finish())
     }
 }
 
-impl Verifier for Mac {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        Signer::update(self, data)
-    }
-    fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        self.take()?
-            .verify(signature)
-            .map_err(super::ops::crypto_error(super::ops::Context::Verify))
-    }
+fn start(m: &MechanismRequest, key: &KeyMaterial) -> Result<Mac> {
+    let (alg, general) = alg(m.ty)?;
+    let len = tag_len(m, general, alg.output_len())?;
+    let KeyMaterial::Secret(bytes) = key else {
+        return Err(Error::KeyTypeInconsistent);
+    };
+    let engine = hmac::Hmac::new(alg, bytes).map_err(|_| Error::KeyTypeInconsistent)?;
+    Ok(Mac::new(Box::new(engine), len))
 }
 
 impl Mechanism for Hmac {
@@ -89,11 +76,11 @@ impl Mechanism for Hmac {
     }
 
     fn sign(&self, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Box<dyn Signer>> {
-        Ok(Box::new(Mac::start(m, key)?))
+        Ok(Box::new(start(m, key)?))
     }
 
     fn verify(&self, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Box<dyn Verifier>> {
-        Ok(Box::new(Mac::start(m, key)?))
+        Ok(Box::new(start(m, key)?))
     }
 
     fn generate_key(&self, m: &MechanismRequest, template: &Attributes) -> Result<Generated> {

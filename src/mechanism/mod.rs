@@ -2,9 +2,11 @@
 //! supports, and [`REGISTRY`] maps every `CKM_*` to its implementation.
 
 mod aes;
+mod cmac;
 mod digest;
 mod ec;
 mod hmac;
+mod mac;
 pub mod ops;
 pub mod param;
 mod rsa;
@@ -100,6 +102,8 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_AES_CBC_PAD, &aes::Aes),
     (CKM_AES_CTR, &aes::Aes),
     (CKM_AES_GCM, &aes::Aes),
+    (CKM_AES_CMAC, &cmac::Cmac),
+    (CKM_AES_CMAC_GENERAL, &cmac::Cmac),
     (CKM_SHA_1, &digest::Sha),
     (CKM_SHA224, &digest::Sha),
     (CKM_SHA256, &digest::Sha),
@@ -111,6 +115,11 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_SHA256_HMAC, &hmac::Hmac),
     (CKM_SHA384_HMAC, &hmac::Hmac),
     (CKM_SHA512_HMAC, &hmac::Hmac),
+    (CKM_SHA_1_HMAC_GENERAL, &hmac::Hmac),
+    (CKM_SHA224_HMAC_GENERAL, &hmac::Hmac),
+    (CKM_SHA256_HMAC_GENERAL, &hmac::Hmac),
+    (CKM_SHA384_HMAC_GENERAL, &hmac::Hmac),
+    (CKM_SHA512_HMAC_GENERAL, &hmac::Hmac),
 ];
 
 /// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.
