@@ -1,5 +1,6 @@
 //! ECDSA on the NIST prime curves P-256, P-384 and P-521 over raw hashes.
 
+use aws_lc_rs::agreement;
 use zeroize::Zeroizing;
 
 use super::ffi::EcKey;
@@ -93,6 +94,8 @@ pub struct EcPrivateKey {
     key: EcKey,
     curve: Curve,
     public_point: Vec<u8>,
+    /// The scalar, left-padded to the field length (for ECDH through aws-lc-rs).
+    scalar: Zeroizing<Vec<u8>>,
 }
 
 /// An ECDSA public key. Send + Sync.
@@ -126,10 +129,13 @@ impl EcPrivateKey {
         }
         let key = EcKey::from_private(curve, d)?;
         let public_point = key.public_point(curve.point_len())?;
+        let mut scalar = Zeroizing::new(vec![0u8; curve.field_len() - d.len()]);
+        scalar.extend_from_slice(d);
         Ok(EcPrivateKey {
             key,
             curve,
             public_point,
+            scalar,
         })
     }
 
@@ -147,6 +153,19 @@ impl EcPrivateKey {
     /// The public point, uncompressed (04||X||Y).
     pub fn public_point(&self) -> Vec<u8> {
         self.public_point.clone()
+    }
+
+    /// The raw ECDH shared secret (the x-coordinate, `field_len` bytes) with the peer's
+    /// uncompressed point. A point not on the curve is `InvalidData`.
+    pub fn ecdh(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let alg = match self.curve {
+            Curve::P256 => &agreement::ECDH_P256,
+            Curve::P384 => &agreement::ECDH_P384,
+            Curve::P521 => &agreement::ECDH_P521,
+        };
+        let key = agreement::PrivateKey::from_private_key(alg, &self.scalar)
+            .map_err(|_| CryptoError::BadKey)?;
+        super::raw_agreement(&key, alg, peer_point)
     }
 }
 
@@ -214,6 +233,25 @@ mod tests {
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
 
     const ALL: [Curve; 3] = [Curve::P256, Curve::P384, Curve::P521];
+
+    #[test]
+    fn ecdh_both_sides_agree_and_bad_points_are_rejected() {
+        for c in ALL {
+            let a = generate(c).unwrap();
+            let b = generate(c).unwrap();
+            let a_key = EcPrivateKey::from_scalar(c, &a.private).unwrap();
+            let b_key = EcPrivateKey::from_scalar(c, &b.private).unwrap();
+            let ab = a_key.ecdh(&b.public_point).unwrap();
+            assert_eq!(ab.len(), c.field_len());
+            assert_eq!(ab, b_key.ecdh(&a.public_point).unwrap());
+            let mut off_curve = b.public_point.clone();
+            *off_curve.last_mut().unwrap() ^= 1;
+            assert_eq!(
+                a_key.ecdh(&off_curve).unwrap_err(),
+                CryptoError::InvalidData
+            );
+        }
+    }
 
     #[test]
     fn params_round_trip() {

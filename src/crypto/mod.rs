@@ -6,6 +6,7 @@
 pub mod aead;
 pub mod aes;
 pub mod cmac;
+pub mod curve25519;
 pub mod digest;
 pub mod ec;
 #[allow(unsafe_code)]
@@ -14,6 +15,20 @@ pub mod hmac;
 pub mod kdf;
 pub mod rng;
 pub mod rsa;
+
+/// Raw ECDH (or X25519) agreement; the caller applies any KDF.
+pub(crate) fn raw_agreement(
+    key: &aws_lc_rs::agreement::PrivateKey,
+    alg: &'static aws_lc_rs::agreement::Algorithm,
+    peer: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    aws_lc_rs::agreement::agree(
+        key,
+        aws_lc_rs::agreement::UnparsedPublicKey::new(alg, peer),
+        CryptoError::InvalidData,
+        |secret| Ok(zeroize::Zeroizing::new(secret.to_vec())),
+    )
+}
 
 /// Decode a hex string of test vectors (panics on bad input: tests only).
 #[cfg(test)]
