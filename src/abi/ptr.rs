@@ -224,6 +224,17 @@ pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismReques
         }
         // SAFETY: forwarded contract.
         CKM_AES_GCM => unsafe { gcm(pp, len) }?,
+        CKM_EDDSA => {
+            // SAFETY: length checked by param_struct.
+            let s: CK_EDDSA_PARAMS = unsafe { param_struct(pp, len) }?;
+            // SAFETY: the context pointer describes ulContextDataLen caller bytes.
+            let context = unsafe { bytes(s.pContextData as *const u8, s.ulContextDataLen) }
+                .map_err(|_| Error::MechanismParamInvalid)?;
+            Param::EdDsa {
+                prehash: s.phFlag != 0,
+                context: context.to_vec(),
+            }
+        }
         CKM_AES_CTR => {
             // SAFETY: length checked by param_struct.
             let s: CK_AES_CTR_PARAMS = unsafe { param_struct(pp, len) }?;

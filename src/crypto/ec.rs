@@ -170,7 +170,7 @@ impl EcPrivateKey {
 }
 
 /// Extracts the point from a DER OCTET STRING wrapper (`04 len point`), if `der` is one.
-fn unwrap_octet_string(der: &[u8]) -> Option<&[u8]> {
+pub fn unwrap_octet_string(der: &[u8]) -> Option<&[u8]> {
     let (&tag, rest) = der.split_first()?;
     let (&first, rest) = rest.split_first()?;
     if tag != 0x04 {

@@ -3,6 +3,7 @@
 
 mod aes;
 mod cmac;
+mod curve25519;
 mod digest;
 mod ec;
 mod hmac;
@@ -96,6 +97,9 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_ECDSA_SHA256, &ec::Ecdsa),
     (CKM_ECDSA_SHA384, &ec::Ecdsa),
     (CKM_ECDSA_SHA512, &ec::Ecdsa),
+    (CKM_EC_EDWARDS_KEY_PAIR_GEN, &curve25519::Edwards),
+    (CKM_EDDSA, &curve25519::Edwards),
+    (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, &curve25519::Montgomery),
     (CKM_AES_KEY_GEN, &aes::Aes),
     (CKM_AES_ECB, &aes::Aes),
     (CKM_AES_CBC, &aes::Aes),

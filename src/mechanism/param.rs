@@ -32,6 +32,8 @@ pub enum Param {
         aad: Vec<u8>,
         tag_bits: CK_ULONG,
     },
+    /// CK_EDDSA_PARAMS.
+    EdDsa { prehash: bool, context: Vec<u8> },
     /// CK_AES_CTR_PARAMS.
     Ctr {
         counter_bits: CK_ULONG,

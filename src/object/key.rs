@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::attr::Attributes;
 use super::rules::Shape;
-use crate::crypto::{ec, rsa};
+use crate::crypto::{curve25519, ec, rsa};
 use crate::error::{Error, Result};
 
 /// Usable key material, cached after login.
@@ -15,6 +15,12 @@ pub enum KeyMaterial {
     RsaPublic(rsa::RsaPublicKey),
     EcPrivate(ec::EcPrivateKey),
     EcPublic(ec::EcPublicKey),
+    /// Ed25519 private key (from its 32-byte seed) and public key (32 bytes).
+    EdPrivate(curve25519::Ed25519Private),
+    EdPublic(Vec<u8>),
+    /// X25519 private scalar (32 bytes); its public key is only ever a derive parameter.
+    MontgomeryPrivate(Zeroizing<Vec<u8>>),
+    MontgomeryPublic(Vec<u8>),
     /// AES or generic secret key bytes.
     Secret(Zeroizing<Vec<u8>>),
 }
@@ -37,6 +43,50 @@ fn opt(attrs: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
 pub fn curve_of(attrs: &Attributes) -> Result<ec::Curve> {
     let params = need(attrs, CKA_EC_PARAMS)?;
     ec::Curve::from_ec_params(params).ok_or(Error::CurveNotSupported)
+}
+
+/// Accepted CKA_EC_PARAMS encodings of a Curve25519 key.
+pub type CurveParams = [&'static [u8]; 3];
+/// Ed25519: the OID 1.3.101.112, the PrintableString "edwards25519", and the GnuPG OID
+/// 1.3.6.1.4.1.11591.15.1 that older OpenSC versions send.
+pub const ED25519_PARAMS: CurveParams = [
+    &[0x06, 0x03, 0x2b, 0x65, 0x70],
+    b"\x13\x0cedwards25519",
+    &[
+        0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01,
+    ],
+];
+/// X25519: the OID 1.3.101.110, the PrintableString "curve25519", and the GnuPG OID
+/// 1.3.6.1.4.1.3029.1.5.1 that OpenSC's pkcs11-tool sends.
+pub const X25519_PARAMS: CurveParams = [
+    &[0x06, 0x03, 0x2b, 0x65, 0x6e],
+    b"\x13\x0acurve25519",
+    &[
+        0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01,
+    ],
+];
+
+/// Check CKA_EC_PARAMS of a Curve25519 key against the accepted encodings.
+pub fn check_curve25519(attrs: &Attributes, accepted: CurveParams) -> Result<()> {
+    let params = need(attrs, CKA_EC_PARAMS)?;
+    if accepted.contains(&params) {
+        Ok(())
+    } else {
+        Err(Error::CurveNotSupported)
+    }
+}
+
+/// A 32-byte Curve25519 public key from CKA_EC_POINT (raw, or in a DER OCTET STRING).
+pub fn curve25519_point(v: &[u8]) -> Result<Vec<u8>> {
+    let raw = if v.len() == curve25519::KEY_LEN {
+        v
+    } else {
+        ec::unwrap_octet_string(v).ok_or(Error::AttributeValueInvalid)?
+    };
+    if raw.len() != curve25519::KEY_LEN {
+        return Err(Error::AttributeValueInvalid);
+    }
+    Ok(raw.to_vec())
 }
 
 fn rsa_components(attrs: &Attributes) -> Result<rsa::RsaComponents> {
@@ -76,6 +126,28 @@ impl KeyMaterial {
                 ec::EcPublicKey::from_point(curve_of(attrs)?, need(attrs, CKA_EC_POINT)?)
                     .map_err(bad)?,
             ),
+            (CKO_PRIVATE_KEY, CKK_EC_EDWARDS) => {
+                check_curve25519(attrs, ED25519_PARAMS)?;
+                Self::EdPrivate(
+                    curve25519::Ed25519Private::from_seed(need(attrs, CKA_VALUE)?).map_err(bad)?,
+                )
+            }
+            (CKO_PUBLIC_KEY, CKK_EC_EDWARDS) => {
+                check_curve25519(attrs, ED25519_PARAMS)?;
+                Self::EdPublic(curve25519_point(need(attrs, CKA_EC_POINT)?)?)
+            }
+            (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY) => {
+                check_curve25519(attrs, X25519_PARAMS)?;
+                let value = need(attrs, CKA_VALUE)?;
+                if value.len() != curve25519::KEY_LEN {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                Self::MontgomeryPrivate(Zeroizing::new(value.to_vec()))
+            }
+            (CKO_PUBLIC_KEY, CKK_EC_MONTGOMERY) => {
+                check_curve25519(attrs, X25519_PARAMS)?;
+                Self::MontgomeryPublic(curve25519_point(need(attrs, CKA_EC_POINT)?)?)
+            }
             (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => {
                 Self::Secret(Zeroizing::new(need(attrs, CKA_VALUE)?.to_vec()))
             }
@@ -90,6 +162,8 @@ impl KeyMaterial {
             Self::RsaPublic(k) => k.modulus_bits() as usize,
             Self::EcPrivate(k) => k.curve().bits() as usize,
             Self::EcPublic(k) => k.curve().bits() as usize,
+            Self::EdPrivate(_) | Self::EdPublic(_) => 255,
+            Self::MontgomeryPrivate(_) | Self::MontgomeryPublic(_) => 255,
             Self::Secret(v) => v.len(),
         }
     }
@@ -162,6 +236,16 @@ pub fn ec_point_der(point: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(point);
     out
+}
+
+/// Attributes for a generated Curve25519 key pair (the caller's CKA_EC_PARAMS are kept).
+pub fn curve25519_pair_attributes(pair: &curve25519::RawPair) -> (Attributes, Attributes) {
+    let (private_value, public_key) = pair;
+    let mut public = Attributes::new();
+    public.set(CKA_EC_POINT, ec_point_der(public_key));
+    let mut private = Attributes::new();
+    private.set(CKA_VALUE, private_value.to_vec());
+    (public, private)
 }
 
 /// Attributes for a generated EC key pair: (public additions, private additions).

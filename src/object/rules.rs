@@ -275,14 +275,19 @@ impl Scope {
             AsymKey => asym,
             RsaKey => asym && s.subtype == CKK_RSA,
             RsaPrivate => s.class == CKO_PRIVATE_KEY && s.subtype == CKK_RSA,
-            EcKey => asym && s.subtype == CKK_EC,
-            EcPublic => s.class == CKO_PUBLIC_KEY && s.subtype == CKK_EC,
-            EcPrivate => s.class == CKO_PRIVATE_KEY && s.subtype == CKK_EC,
+            EcKey => asym && is_ec_family(s.subtype),
+            EcPublic => s.class == CKO_PUBLIC_KEY && is_ec_family(s.subtype),
+            EcPrivate => s.class == CKO_PRIVATE_KEY && is_ec_family(s.subtype),
             SecretValue => {
                 s.class == CKO_SECRET_KEY && matches!(s.subtype, CKK_AES | CKK_GENERIC_SECRET)
             }
         }
     }
+}
+
+/// Key types with CKA_EC_PARAMS / CKA_EC_POINT / CKA_VALUE: Weierstrass, Edwards, Montgomery.
+pub fn is_ec_family(key_type: CK_KEY_TYPE) -> bool {
+    matches!(key_type, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)
 }
 
 /// The rule for attribute `ty` on an object of `shape`, if that object may carry it.
@@ -305,7 +310,7 @@ pub fn supported(shape: Shape) -> bool {
     match shape.class {
         CKO_DATA => true,
         CKO_CERTIFICATE => shape.subtype == CKC_X_509,
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => matches!(shape.subtype, CKK_RSA | CKK_EC),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => shape.subtype == CKK_RSA || is_ec_family(shape.subtype),
         CKO_SECRET_KEY => matches!(shape.subtype, CKK_AES | CKK_GENERIC_SECRET),
         _ => false,
     }
