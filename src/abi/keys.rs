@@ -1,4 +1,4 @@
-//! Key generation and random numbers (PKCS#11 3.0 §5.14, §5.15).
+//! Key generation, derivation and random numbers (PKCS#11 3.0 §5.14, §5.15, §5.18.5).
 
 use cryptoki_sys::*;
 
@@ -51,6 +51,28 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
         let (pub_h, priv_h) = p.generate_key_pair(h, &m, &public, &private)?;
         *out_pub = pub_h;
         *out_priv = priv_h;
+        Ok(())
+    })
+}
+
+/// C_DeriveKey (§5.18.5).
+#[no_mangle]
+pub unsafe extern "C" fn C_DeriveKey(
+    h: CK_SESSION_HANDLE,
+    p_mech: *mut CK_MECHANISM,
+    base: CK_OBJECT_HANDLE,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { ptr::mechanism(p_mech) }?;
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(ph_key) }?;
+        *out = p.derive_key(h, &m, base, &template)?;
         Ok(())
     })
 }

@@ -175,16 +175,61 @@ unsafe fn gcm(p: *const c_void, len: CK_ULONG) -> Result<Param> {
                 g.ulTagBits,
             )
         };
-    let bad = |_| Error::MechanismParamInvalid;
     // SAFETY: the struct's pointers describe caller memory of the given lengths.
-    let iv = unsafe { bytes(iv, iv_len) }.map_err(bad)?.to_vec();
+    let iv = unsafe { param_bytes(iv, iv_len) }?;
     // SAFETY: as above.
-    let aad = unsafe { bytes(aad, aad_len) }.map_err(bad)?.to_vec();
+    let aad = unsafe { param_bytes(aad, aad_len) }?;
     Ok(Param::Gcm {
         iv,
         iv_bits,
         aad,
         tag_bits,
+    })
+}
+
+/// Bytes a mechanism parameter struct points to; CKR_MECHANISM_PARAM_INVALID for a NULL
+/// pointer with a non-zero length.
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable bytes.
+unsafe fn param_bytes(p: *const u8, len: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: forwarded contract.
+    unsafe { bytes(p, len) }
+        .map(<[u8]>::to_vec)
+        .map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// CK_ECDH1_DERIVE_PARAMS.
+unsafe fn ecdh(p: *const c_void, len: CK_ULONG) -> Result<Param> {
+    // SAFETY: length checked by param_struct.
+    let s: CK_ECDH1_DERIVE_PARAMS = unsafe { param_struct(p, len) }?;
+    Ok(Param::Ecdh {
+        kdf: s.kdf,
+        // SAFETY: the struct's pointers describe caller memory of the given lengths.
+        shared_data: unsafe { param_bytes(s.pSharedData, s.ulSharedDataLen) }?,
+        // SAFETY: as above.
+        public_data: unsafe { param_bytes(s.pPublicData, s.ulPublicDataLen) }?,
+    })
+}
+
+/// CK_HKDF_PARAMS (a salt given as a key handle is refused by the mechanism).
+unsafe fn hkdf(p: *const c_void, len: CK_ULONG) -> Result<Param> {
+    // SAFETY: length checked by param_struct.
+    let s: CK_HKDF_PARAMS = unsafe { param_struct(p, len) }?;
+    let salt = if s.ulSaltType == CKF_HKDF_SALT_DATA {
+        // SAFETY: the struct's pointers describe caller memory of the given lengths.
+        unsafe { param_bytes(s.pSalt, s.ulSaltLen) }?
+    } else {
+        Vec::new()
+    };
+    Ok(Param::Hkdf {
+        extract: s.bExtract != 0,
+        expand: s.bExpand != 0,
+        prf: s.prfHashMechanism,
+        salt_type: s.ulSaltType,
+        salt,
+        // SAFETY: as above.
+        info: unsafe { param_bytes(s.pInfo, s.ulInfoLen) }?,
     })
 }
 
@@ -212,27 +257,42 @@ pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismReques
         CKM_RSA_PKCS_OAEP => {
             // SAFETY: length checked by param_struct.
             let s: CK_RSA_PKCS_OAEP_PARAMS = unsafe { param_struct(pp, len) }?;
-            // SAFETY: the label pointer describes ulSourceDataLen caller bytes.
-            let label = unsafe { bytes(s.pSourceData as *const u8, s.ulSourceDataLen) }
-                .map_err(|_| Error::MechanismParamInvalid)?;
             Param::Oaep {
                 hash: s.hashAlg,
                 mgf: s.mgf,
                 source: s.source,
-                label: label.to_vec(),
+                // SAFETY: the label pointer describes ulSourceDataLen caller bytes.
+                label: unsafe { param_bytes(s.pSourceData as *const u8, s.ulSourceDataLen) }?,
             }
         }
         // SAFETY: forwarded contract.
         CKM_AES_GCM => unsafe { gcm(pp, len) }?,
+        // SAFETY: forwarded contract.
+        CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => unsafe { ecdh(pp, len) }?,
+        // SAFETY: forwarded contract.
+        CKM_HKDF_DERIVE => unsafe { hkdf(pp, len) }?,
+        CKM_AES_ECB_ENCRYPT_DATA => {
+            // SAFETY: length checked by param_struct.
+            let s: CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(pp, len) }?;
+            // SAFETY: the struct describes ulLen caller bytes.
+            Param::Bytes(unsafe { param_bytes(s.pData, s.ulLen) }?)
+        }
+        CKM_AES_CBC_ENCRYPT_DATA => {
+            // SAFETY: length checked by param_struct.
+            let s: CK_AES_CBC_ENCRYPT_DATA_PARAMS = unsafe { param_struct(pp, len) }?;
+            Param::CbcEncryptData {
+                iv: s.iv,
+                // SAFETY: the struct describes `length` caller bytes.
+                data: unsafe { param_bytes(s.pData, s.length) }?,
+            }
+        }
         CKM_EDDSA => {
             // SAFETY: length checked by param_struct.
             let s: CK_EDDSA_PARAMS = unsafe { param_struct(pp, len) }?;
-            // SAFETY: the context pointer describes ulContextDataLen caller bytes.
-            let context = unsafe { bytes(s.pContextData as *const u8, s.ulContextDataLen) }
-                .map_err(|_| Error::MechanismParamInvalid)?;
             Param::EdDsa {
                 prehash: s.phFlag != 0,
-                context: context.to_vec(),
+                // SAFETY: the context pointer describes ulContextDataLen caller bytes.
+                context: unsafe { param_bytes(s.pContextData, s.ulContextDataLen) }?,
             }
         }
         CKM_AES_CTR => {

@@ -7,6 +7,7 @@ pub mod aead;
 pub mod aes;
 pub mod cmac;
 pub mod curve25519;
+pub mod derive;
 pub mod digest;
 pub mod ec;
 #[allow(unsafe_code)]

@@ -91,10 +91,10 @@ impl Mechanism for Aes {
     }
 
     fn info(&self, ty: CK_MECHANISM_TYPE) -> Info {
-        let flags = if ty == CKM_AES_KEY_GEN {
-            CKF_GENERATE
-        } else {
-            CKF_ENCRYPT | CKF_DECRYPT
+        let flags = match ty {
+            CKM_AES_KEY_GEN => CKF_GENERATE,
+            CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA => CKF_DERIVE,
+            _ => CKF_ENCRYPT | CKF_DECRYPT,
         };
         Info {
             min_key: 16,
@@ -114,5 +114,36 @@ impl Mechanism for Aes {
     fn generate_key(&self, m: &MechanismRequest, template: &Attributes) -> Result<Generated> {
         m.no_param()?;
         super::ops::random_secret(template, |len| matches!(len, 16 | 24 | 32))
+    }
+
+    /// CKM_AES_ECB_ENCRYPT_DATA / CKM_AES_CBC_ENCRYPT_DATA: the new key is the encryption
+    /// of the parameter's data (a non-empty multiple of 16 bytes), truncated to `len`.
+    fn derive(
+        &self,
+        m: &MechanismRequest,
+        base: &KeyMaterial,
+        len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let (mode, data) = match (&m.param, m.ty) {
+            (Param::Bytes(data), CKM_AES_ECB_ENCRYPT_DATA) => (AesMode::Ecb, data),
+            (Param::CbcEncryptData { iv, data }, CKM_AES_CBC_ENCRYPT_DATA) => {
+                (AesMode::Cbc { iv: *iv }, data)
+            }
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        if data.is_empty() || data.len() % 16 != 0 {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let KeyMaterial::Secret(key) = base else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let mut c = AesCipher::new(key, &mode, true).map_err(crypto_error(Context::Encrypt))?;
+        let mut out = c.update(data).map_err(crypto_error(Context::Encrypt))?;
+        out.extend_from_slice(&c.finish().map_err(crypto_error(Context::Encrypt))?);
+        match len {
+            None => Ok(out),
+            Some(n) if n <= out.len() => Ok(Zeroizing::new(out[..n].to_vec())),
+            Some(_) => Err(Error::TemplateInconsistent),
+        }
     }
 }

@@ -6,6 +6,8 @@ mod cmac;
 mod curve25519;
 mod digest;
 mod ec;
+mod ecdh;
+mod hkdf;
 mod hmac;
 mod mac;
 pub mod ops;
@@ -15,6 +17,7 @@ mod rsa;
 use std::sync::Arc;
 
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
 pub use ops::{Cipher, Digester, Signer, Verifier};
 pub use param::{MechanismRequest, Param};
@@ -59,6 +62,22 @@ pub trait Mechanism: Sync {
     fn digest(&self, _m: &MechanismRequest) -> Result<Box<dyn Digester>> {
         Err(Error::MechanismInvalid)
     }
+    /// Whether mechanism `ty` works with keys of `key_type` (default: the one it names).
+    fn accepts(&self, ty: CK_MECHANISM_TYPE, key_type: CK_KEY_TYPE) -> bool {
+        self.key_type(ty).is_none_or(|k| k == key_type)
+    }
+
+    /// C_DeriveKey: the new secret key's value from `base`. `len` is the CKA_VALUE_LEN the
+    /// template asks for; without it the mechanism's natural output length.
+    fn derive(
+        &self,
+        _m: &MechanismRequest,
+        _base: &KeyMaterial,
+        _len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        Err(Error::MechanismInvalid)
+    }
+
     /// C_GenerateKey: the attributes it computed (CKA_VALUE …).
     fn generate_key(&self, _m: &MechanismRequest, _template: &Attributes) -> Result<Generated> {
         Err(Error::MechanismInvalid)
@@ -97,6 +116,8 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_ECDSA_SHA256, &ec::Ecdsa),
     (CKM_ECDSA_SHA384, &ec::Ecdsa),
     (CKM_ECDSA_SHA512, &ec::Ecdsa),
+    (CKM_ECDH1_DERIVE, &ecdh::Ecdh),
+    (CKM_ECDH1_COFACTOR_DERIVE, &ecdh::Ecdh),
     (CKM_EC_EDWARDS_KEY_PAIR_GEN, &curve25519::Edwards),
     (CKM_EDDSA, &curve25519::Edwards),
     (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, &curve25519::Montgomery),
@@ -106,6 +127,8 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_AES_CBC_PAD, &aes::Aes),
     (CKM_AES_CTR, &aes::Aes),
     (CKM_AES_GCM, &aes::Aes),
+    (CKM_AES_ECB_ENCRYPT_DATA, &aes::Aes),
+    (CKM_AES_CBC_ENCRYPT_DATA, &aes::Aes),
     (CKM_AES_CMAC, &cmac::Cmac),
     (CKM_AES_CMAC_GENERAL, &cmac::Cmac),
     (CKM_SHA_1, &digest::Sha),
@@ -124,6 +147,7 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_SHA256_HMAC_GENERAL, &hmac::Hmac),
     (CKM_SHA384_HMAC_GENERAL, &hmac::Hmac),
     (CKM_SHA512_HMAC_GENERAL, &hmac::Hmac),
+    (CKM_HKDF_DERIVE, &hkdf::Hkdf),
 ];
 
 /// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.

@@ -34,6 +34,23 @@ pub enum Param {
     },
     /// CK_EDDSA_PARAMS.
     EdDsa { prehash: bool, context: Vec<u8> },
+    /// CK_ECDH1_DERIVE_PARAMS.
+    Ecdh {
+        kdf: CK_EC_KDF_TYPE,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
+    /// CK_HKDF_PARAMS.
+    Hkdf {
+        extract: bool,
+        expand: bool,
+        prf: CK_MECHANISM_TYPE,
+        salt_type: CK_ULONG,
+        salt: Vec<u8>,
+        info: Vec<u8>,
+    },
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
+    CbcEncryptData { iv: [u8; 16], data: Vec<u8> },
     /// CK_AES_CTR_PARAMS.
     Ctr {
         counter_bits: CK_ULONG,

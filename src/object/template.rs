@@ -14,6 +14,13 @@ pub enum Origin {
     Create,
     /// C_GenerateKey / C_GenerateKeyPair with this mechanism.
     Generate(CK_MECHANISM_TYPE),
+    /// C_DeriveKey from a base key with these CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE.
+    Derive {
+        always_sensitive: bool,
+        never_extractable: bool,
+    },
+    /// C_UnwrapKey: the material came from outside the token.
+    Unwrap,
 }
 
 /// The shape a template describes. `class`/`subtype` defaults come from the mechanism.
@@ -86,7 +93,9 @@ pub fn new_object(
         }
         let forbidden = match origin {
             Origin::Create => rule.has(flag::COMPUTED_ON_CREATE),
-            Origin::Generate(_) => rule.has(flag::GENERATED),
+            Origin::Generate(_) | Origin::Derive { .. } | Origin::Unwrap => {
+                rule.has(flag::GENERATED)
+            }
         };
         if forbidden {
             return Err(Error::TemplateInconsistent);
@@ -96,6 +105,7 @@ pub fn new_object(
         let required = match origin {
             Origin::Create => rule.has(flag::REQUIRED_CREATE),
             Origin::Generate(_) => rule.has(flag::REQUIRED_GENERATE),
+            Origin::Derive { .. } | Origin::Unwrap => false,
         };
         if required && !template.contains(rule.ty) {
             return Err(Error::TemplateIncomplete);
@@ -123,17 +133,28 @@ fn set_provenance(shape: Shape, attrs: &mut Attributes, origin: Origin) {
     ) {
         return;
     }
-    let (local, mech) = match origin {
-        Origin::Create => (false, CK_UNAVAILABLE_INFORMATION),
-        Origin::Generate(m) => (true, m),
+    // Whether the material was never outside the token in the clear, as far as the token
+    // knows (for derived keys: whatever the base key could claim).
+    let (local, mech, always_sensitive, never_extractable) = match origin {
+        Origin::Create | Origin::Unwrap => (false, CK_UNAVAILABLE_INFORMATION, false, false),
+        Origin::Generate(m) => (true, m, true, true),
+        Origin::Derive {
+            always_sensitive,
+            never_extractable,
+        } => (
+            false,
+            CK_UNAVAILABLE_INFORMATION,
+            always_sensitive,
+            never_extractable,
+        ),
     };
     attrs.set_bool(CKA_LOCAL, local);
     attrs.set_ulong(CKA_KEY_GEN_MECHANISM, mech);
     if shape.class != CKO_PUBLIC_KEY {
         let sensitive = attrs.flag(CKA_SENSITIVE);
         let extractable = attrs.flag(CKA_EXTRACTABLE);
-        attrs.set_bool(CKA_ALWAYS_SENSITIVE, local && sensitive);
-        attrs.set_bool(CKA_NEVER_EXTRACTABLE, local && !extractable);
+        attrs.set_bool(CKA_ALWAYS_SENSITIVE, always_sensitive && sensitive);
+        attrs.set_bool(CKA_NEVER_EXTRACTABLE, never_extractable && !extractable);
     }
 }
 

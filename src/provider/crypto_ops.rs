@@ -9,6 +9,7 @@ use super::Provider;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest};
 use crate::object::key::KeyMaterial;
+use crate::object::Object;
 use crate::session::{produce, Active, Call, Ops, Out};
 use crate::token::ObjectHandle;
 
@@ -42,16 +43,16 @@ fn concat(mut a: Zeroizing<Vec<u8>>, b: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>
 }
 
 impl Provider {
-    /// The key behind `key` for an operation needing `usage` with mechanism `m`:
+    /// The key object behind `key` for an operation needing `usage` with mechanism `m`:
     /// CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED,
     /// CKR_MECHANISM_INVALID.
-    fn operation_key(
+    pub(super) fn operation_object(
         &self,
         h: CK_SESSION_HANDLE,
         key: CK_OBJECT_HANDLE,
         usage: CK_ATTRIBUTE_TYPE,
         m: &MechanismRequest,
-    ) -> Result<Arc<KeyMaterial>> {
+    ) -> Result<Arc<Object>> {
         let (_, token) = self.session_token(h)?;
         let obj = token
             .object(ObjectHandle(key), Self::visibility(token)?)
@@ -62,8 +63,7 @@ impl Provider {
         ) {
             return Err(Error::KeyHandleInvalid);
         }
-        let wanted = mechanism::lookup(m.ty)?.key_type(m.ty);
-        if wanted.is_some_and(|kt| obj.shape().subtype != kt) {
+        if !mechanism::lookup(m.ty)?.accepts(m.ty, obj.shape().subtype) {
             return Err(Error::KeyTypeInconsistent);
         }
         if !obj.allows(usage) {
@@ -72,7 +72,18 @@ impl Provider {
         if !obj.allows_mechanism(m.ty) {
             return Err(Error::MechanismInvalid);
         }
-        obj.key()
+        Ok(obj)
+    }
+
+    /// The key material behind `key`, checked as [`Self::operation_object`] does.
+    fn operation_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        m: &MechanismRequest,
+    ) -> Result<Arc<KeyMaterial>> {
+        self.operation_object(h, key, usage, m)?.key()
     }
 
     /// Common shape of every C_*Init that takes a key.

@@ -2,6 +2,7 @@
 //! holds the single global instance; tests build as many as they like.
 
 mod crypto_ops;
+mod derive;
 mod keygen;
 mod objects;
 
