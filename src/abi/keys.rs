@@ -1,4 +1,4 @@
-//! Key generation, derivation and random numbers (PKCS#11 3.0 §5.14, §5.15, §5.18.5).
+//! Key generation, wrapping, derivation and random numbers (PKCS#11 3.0 §5.14–5.15, §5.18).
 
 use cryptoki_sys::*;
 
@@ -51,6 +51,53 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
         let (pub_h, priv_h) = p.generate_key_pair(h, &m, &public, &private)?;
         *out_pub = pub_h;
         *out_priv = priv_h;
+        Ok(())
+    })
+}
+
+/// C_WrapKey (§5.18.3).
+#[no_mangle]
+pub unsafe extern "C" fn C_WrapKey(
+    h: CK_SESSION_HANDLE,
+    p_mech: *mut CK_MECHANISM,
+    wrapping: CK_OBJECT_HANDLE,
+    key: CK_OBJECT_HANDLE,
+    p_out: *mut u8,
+    p_out_len: *mut CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { ptr::mechanism(p_mech) }?;
+        // SAFETY: forwarded from the caller.
+        let cap = unsafe { ptr::capacity(p_out, p_out_len) }?;
+        let out = p.wrap_key(h, &m, wrapping, key, cap)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { ptr::deliver(out, p_out, p_out_len) }
+    })
+}
+
+/// C_UnwrapKey (§5.18.4).
+#[no_mangle]
+pub unsafe extern "C" fn C_UnwrapKey(
+    h: CK_SESSION_HANDLE,
+    p_mech: *mut CK_MECHANISM,
+    unwrapping: CK_OBJECT_HANDLE,
+    p_wrapped: *mut u8,
+    wrapped_len: CK_ULONG,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { ptr::mechanism(p_mech) }?;
+        // SAFETY: forwarded from the caller.
+        let wrapped = unsafe { ptr::bytes(p_wrapped, wrapped_len) }?;
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(ph_key) }?;
+        *out = p.unwrap_key(h, &m, unwrapping, wrapped, &template)?;
         Ok(())
     })
 }

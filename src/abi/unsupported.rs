@@ -34,8 +34,6 @@ answer! { CKR_FUNCTION_NOT_SUPPORTED;
     C_DecryptDigestUpdate(H, B, CK_ULONG, B, L);
     C_SignEncryptUpdate(H, B, CK_ULONG, B, L);
     C_DecryptVerifyUpdate(H, B, CK_ULONG, B, L);
-    C_WrapKey(H, M, O, O, B, L);
-    C_UnwrapKey(H, M, O, B, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, P);
     C_LoginUser(H, CK_USER_TYPE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
     C_SessionCancel(H, CK_FLAGS);

@@ -94,6 +94,9 @@ impl Mechanism for Aes {
         let flags = match ty {
             CKM_AES_KEY_GEN => CKF_GENERATE,
             CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA => CKF_DERIVE,
+            CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD => {
+                CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+            }
             _ => CKF_ENCRYPT | CKF_DECRYPT,
         };
         Info {

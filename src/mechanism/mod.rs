@@ -9,6 +9,7 @@ mod ec;
 mod ecdh;
 mod hkdf;
 mod hmac;
+mod keywrap;
 mod mac;
 pub mod ops;
 pub mod param;
@@ -129,6 +130,9 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_AES_GCM, &aes::Aes),
     (CKM_AES_ECB_ENCRYPT_DATA, &aes::Aes),
     (CKM_AES_CBC_ENCRYPT_DATA, &aes::Aes),
+    (CKM_AES_KEY_WRAP, &keywrap::AesKeyWrap),
+    (CKM_AES_KEY_WRAP_PAD, &keywrap::AesKeyWrap),
+    (CKM_AES_KEY_WRAP_KWP, &keywrap::AesKeyWrap),
     (CKM_AES_CMAC, &cmac::Cmac),
     (CKM_AES_CMAC_GENERAL, &cmac::Cmac),
     (CKM_SHA_1, &digest::Sha),

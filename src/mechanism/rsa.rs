@@ -127,7 +127,7 @@ impl Mechanism for Rsa {
     fn info(&self, ty: CK_MECHANISM_TYPE) -> Info {
         let flags = match ty {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKF_GENERATE_KEY_PAIR,
-            CKM_RSA_PKCS_OAEP => CKF_ENCRYPT | CKF_DECRYPT,
+            CKM_RSA_PKCS_OAEP => CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
             _ => CKF_SIGN | CKF_VERIFY,
         };
         Info {

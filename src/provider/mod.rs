@@ -5,6 +5,7 @@ mod crypto_ops;
 mod derive;
 mod keygen;
 mod objects;
+mod wrap;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -39,6 +39,18 @@ pub enum Out {
     TooSmall(usize),
 }
 
+impl Out {
+    /// The answer of a stateless call (C_WrapKey) whose output is `data`, for a buffer of
+    /// `capacity` (None: a size query).
+    pub fn for_capacity(data: Zeroizing<Vec<u8>>, capacity: Option<usize>) -> Self {
+        match capacity {
+            None => Out::Size(data.len()),
+            Some(cap) if cap < data.len() => Out::TooSmall(data.len()),
+            Some(_) => Out::Data(data),
+        }
+    }
+}
+
 /// Run `compute` on the active operation in `slot` (unless its output is already pending),
 /// then hand the output over according to `capacity` (None: NULL buffer).
 /// `ends` says whether delivering the output completes the operation. Errors other than
