@@ -112,7 +112,7 @@ pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result
         let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
         out.push((a.type_, value.to_vec()));
     }
-    Ok(Attributes::from_pairs(out))
+    Attributes::from_pairs(out)
 }
 
 /// The caller's CK_ATTRIBUTE array for C_GetAttributeValue, writable.

@@ -57,14 +57,20 @@ impl Attributes {
         Self::default()
     }
 
-    /// Build from (type, value) pairs; a repeated type keeps the last value.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Vec<u8>)>) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(t, v)| (t, Zeroizing::new(v)))
-                .collect(),
-        )
+    /// Build from a caller's (type, value) pairs: a type repeated with the same value is
+    /// taken once, with a different value it is CKR_TEMPLATE_INCONSISTENT (§4.1.1).
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Vec<u8>)>,
+    ) -> Result<Self> {
+        let mut out = Self::new();
+        for (ty, value) in pairs {
+            match out.get(ty) {
+                Some(seen) if seen != value.as_slice() => return Err(Error::TemplateInconsistent),
+                Some(_) => {}
+                None => out.set(ty, value),
+            }
+        }
+        Ok(out)
     }
 
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
