@@ -918,7 +918,7 @@ fn unimplemented_functions_say_so() {
     let serial = initialised();
     let h = user_session(SLOT_UNSUPPORTED);
     let key = secret_key(h, &GENERIC_SECRET, CKA_SIGN, &[7; 32]);
-    let mut mechanism = bare(CKM_SHA256_HMAC);
+    let mechanism = bare(CKM_SHA256_HMAC);
     let l = fl3();
     let mut rows: Vec<(&str, CK_RV, CK_RV)> = Vec::new();
 
