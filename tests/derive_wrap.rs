@@ -1,0 +1,342 @@
+//! Key derivation, key transport and the Curve25519/CMAC mechanisms, through the module and
+//! checked against published vectors or an independent computation with aws-lc-rs.
+mod common;
+
+use aws_lc_rs::agreement;
+use cryptoki::error::RvError;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
+use cryptoki::mechanism::hkdf::{HkdfParams, HkdfSalt};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+
+use common::{assert_rv, user_session};
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+const P256_PARAMS: &str = "06082a8648ce3d030107";
+const ED25519_OID: &str = "06032b6570";
+const X25519_OID: &str = "06032b656e";
+
+/// A secret key with a known value; `usage` are the extra boolean attributes.
+fn secret(s: &Session, ty: KeyType, value: &[u8], usage: &[Attribute]) -> ObjectHandle {
+    let mut t = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(ty),
+        Attribute::Value(value.to_vec()),
+    ];
+    t.extend_from_slice(usage);
+    s.create_object(&t).expect("import secret key")
+}
+
+/// A template for a derived or unwrapped secret whose value the test may read back.
+fn readable(ty: KeyType, len: Option<u64>) -> Vec<Attribute> {
+    let mut t = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(ty),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Encrypt(true),
+    ];
+    t.extend(len.map(|n| Attribute::ValueLen(n.into())));
+    t
+}
+
+fn value(s: &Session, key: ObjectHandle) -> Vec<u8> {
+    match s
+        .get_attributes(key, &[AttributeType::Value])
+        .unwrap()
+        .as_slice()
+    {
+        [Attribute::Value(v)] => v.clone(),
+        other => panic!("no CKA_VALUE: {other:?}"),
+    }
+}
+
+fn bytes_attr(s: &Session, key: ObjectHandle, ty: AttributeType) -> Vec<u8> {
+    match s.get_attributes(key, &[ty]).unwrap().as_slice() {
+        [Attribute::EcPoint(v)] | [Attribute::Value(v)] => v.clone(),
+        other => panic!("missing {ty:?}: {other:?}"),
+    }
+}
+
+/// The raw public key inside a CKA_EC_POINT DER OCTET STRING.
+fn point(der: &[u8]) -> Vec<u8> {
+    assert_eq!(der[0], 0x04, "CKA_EC_POINT is an OCTET STRING");
+    der[2..].to_vec()
+}
+
+/// A key pair generated on the token with CKA_DERIVE on the private half.
+fn derive_pair(s: &Session, mech: Mechanism, params: &str) -> (ObjectHandle, ObjectHandle) {
+    s.generate_key_pair(
+        &mech,
+        &[Attribute::EcParams(hex(params))],
+        &[Attribute::Derive(true)],
+    )
+    .expect("generate key pair")
+}
+
+/// ECDH on the token against a peer made by aws-lc-rs; both sides must agree.
+fn ecdh_matches_aws_lc(mech: Mechanism, params: &str, alg: &'static agreement::Algorithm) {
+    let s = user_session();
+    let (public, private) = derive_pair(&s, mech, params);
+    let peer = agreement::PrivateKey::generate(alg).unwrap();
+    let peer_public = peer.compute_public_key().unwrap();
+    let ecdh = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), peer_public.as_ref()));
+    let derived = s
+        .derive_key(&ecdh, private, &readable(KeyType::GENERIC_SECRET, None))
+        .expect("C_DeriveKey");
+    let token_point = point(&bytes_attr(&s, public, AttributeType::EcPoint));
+    let expected = agreement::agree(
+        &peer,
+        agreement::UnparsedPublicKey::new(alg, &token_point),
+        (),
+        |z| Ok(z.to_vec()),
+    )
+    .unwrap();
+    assert_eq!(value(&s, derived), expected);
+}
+
+#[test]
+fn ecdh_p256_agrees_with_an_independent_peer() {
+    ecdh_matches_aws_lc(Mechanism::EccKeyPairGen, P256_PARAMS, &agreement::ECDH_P256);
+}
+
+#[test]
+fn x25519_agrees_with_an_independent_peer() {
+    ecdh_matches_aws_lc(
+        Mechanism::EccMontgomeryKeyPairGen,
+        X25519_OID,
+        &agreement::X25519,
+    );
+}
+
+#[test]
+fn ecdh_with_sha256_kdf_is_x963_and_bad_points_are_refused() {
+    let s = user_session();
+    let (a_pub, a) = derive_pair(&s, Mechanism::EccKeyPairGen, P256_PARAMS);
+    let (b_pub, b) = derive_pair(&s, Mechanism::EccKeyPairGen, P256_PARAMS);
+    let a_point = point(&bytes_attr(&s, a_pub, AttributeType::EcPoint));
+    let b_point = point(&bytes_attr(&s, b_pub, AttributeType::EcPoint));
+    let derive = |key, peer: &[u8], kdf| {
+        let m = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(kdf, peer));
+        s.derive_key(&m, key, &readable(KeyType::AES, Some(32)))
+    };
+    let ab = derive(a, &b_point, EcKdf::sha256(b"info")).unwrap();
+    let ba = derive(b, &a_point, EcKdf::sha256(b"info")).unwrap();
+    assert_eq!(value(&s, ab), value(&s, ba));
+    let z = value(&s, derive(a, &b_point, EcKdf::null()).unwrap());
+    let mut x963 = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    x963.update(&z);
+    x963.update(&1u32.to_be_bytes());
+    x963.update(b"info");
+    assert_eq!(value(&s, ab), x963.finish().as_ref());
+    let mut bad = b_point.clone();
+    bad[10] ^= 1;
+    assert_rv(
+        derive(a, &bad, EcKdf::null()),
+        RvError::MechanismParamInvalid,
+    );
+}
+
+#[test]
+fn derive_needs_cka_derive() {
+    let s = user_session();
+    let (_, private) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(hex(P256_PARAMS))],
+            &[Attribute::Derive(false)],
+        )
+        .unwrap();
+    let peer = [4u8; 65];
+    let m = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), &peer));
+    assert_rv(
+        s.derive_key(&m, private, &readable(KeyType::GENERIC_SECRET, None)),
+        RvError::KeyFunctionNotPermitted,
+    );
+}
+
+/// RFC 5869 test case 1 through C_DeriveKey with CKM_HKDF_DERIVE.
+#[test]
+fn hkdf_matches_rfc5869() {
+    let s = user_session();
+    let ikm = hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b");
+    let base = secret(
+        &s,
+        KeyType::GENERIC_SECRET,
+        &ikm,
+        &[Attribute::Derive(true)],
+    );
+    let salt = hex("000102030405060708090a0b0c");
+    let info = hex("f0f1f2f3f4f5f6f7f8f9");
+    let params = HkdfParams::new(
+        MechanismType::SHA256,
+        Some(HkdfSalt::Data(&salt)),
+        Some(&info),
+    );
+    let okm = s
+        .derive_key(
+            &Mechanism::HkdfDerive(params),
+            base,
+            &readable(KeyType::GENERIC_SECRET, Some(42)),
+        )
+        .expect("HKDF derive");
+    assert_eq!(
+        value(&s, okm),
+        hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+    );
+}
+
+const FIPS197_KEY: &str = "000102030405060708090a0b0c0d0e0f";
+const FIPS197_PT: &str = "00112233445566778899aabbccddeeff";
+const FIPS197_CT: &str = "69c4e0d86a7b0430d8cdb78070b4c55a";
+
+/// CKM_AES_CBC_ENCRYPT_DATA with a zero IV over one block is the FIPS-197 encryption.
+#[test]
+fn aes_encrypt_data_derivation_is_the_block_encryption() {
+    let s = user_session();
+    let base = secret(
+        &s,
+        KeyType::AES,
+        &hex(FIPS197_KEY),
+        &[Attribute::Derive(true)],
+    );
+    let data = hex(FIPS197_PT);
+    let params = cryptoki::mechanism::ekdf::AesCbcDeriveParams::new([0; 16], &data);
+    let derived = s
+        .derive_key(
+            &Mechanism::AesCbcEncryptData(params),
+            base,
+            &readable(KeyType::AES, None),
+        )
+        .expect("AES_CBC_ENCRYPT_DATA");
+    assert_eq!(value(&s, derived), hex(FIPS197_CT));
+}
+
+/// RFC 3394 §4.1 through C_WrapKey, then C_UnwrapKey gives a key that encrypts the same.
+#[test]
+fn aes_key_wrap_matches_rfc3394_and_round_trips() {
+    let s = user_session();
+    let usage = [Attribute::Wrap(true), Attribute::Unwrap(true)];
+    let kek = secret(&s, KeyType::AES, &hex(FIPS197_KEY), &usage);
+    let target = secret(
+        &s,
+        KeyType::AES,
+        &hex(FIPS197_PT),
+        &[Attribute::Extractable(true), Attribute::Encrypt(true)],
+    );
+    let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, kek, target).unwrap();
+    assert_eq!(
+        wrapped,
+        hex("1fa68b0a8112b447aef34bd8fb5a7b829d3e862371d2cfe5")
+    );
+    let unwrapped = s
+        .unwrap_key(
+            &Mechanism::AesKeyWrap,
+            kek,
+            &wrapped,
+            &readable(KeyType::AES, None),
+        )
+        .unwrap();
+    assert_eq!(value(&s, unwrapped), hex(FIPS197_PT));
+    let mut tampered = wrapped.clone();
+    tampered[5] ^= 1;
+    assert_rv(
+        s.unwrap_key(
+            &Mechanism::AesKeyWrap,
+            kek,
+            &tampered,
+            &readable(KeyType::AES, None),
+        ),
+        RvError::WrappedKeyInvalid,
+    );
+}
+
+#[test]
+fn kwp_wraps_odd_lengths_and_unextractable_keys_stay_in() {
+    let s = user_session();
+    let usage = [Attribute::Wrap(true), Attribute::Unwrap(true)];
+    let kek = secret(&s, KeyType::AES, &[9; 32], &usage);
+    let odd = secret(
+        &s,
+        KeyType::GENERIC_SECRET,
+        &[5; 21],
+        &[Attribute::Extractable(true)],
+    );
+    let wrapped = s.wrap_key(&Mechanism::AesKeyWrapPad, kek, odd).unwrap();
+    assert_eq!(wrapped.len(), 32, "21 bytes pad to 24, plus the 8-byte IV");
+    let back = s
+        .unwrap_key(
+            &Mechanism::AesKeyWrapPad,
+            kek,
+            &wrapped,
+            &readable(KeyType::GENERIC_SECRET, None),
+        )
+        .unwrap();
+    assert_eq!(value(&s, back), vec![5; 21]);
+    assert_rv(
+        s.wrap_key(&Mechanism::AesKeyWrap, kek, odd),
+        RvError::KeySizeRange,
+    );
+    let locked = secret(&s, KeyType::AES, &[1; 16], &[Attribute::Extractable(false)]);
+    assert_rv(
+        s.wrap_key(&Mechanism::AesKeyWrap, kek, locked),
+        RvError::KeyUnextractable,
+    );
+}
+
+/// RFC 8032 §7.1 TEST 2 with imported Ed25519 keys.
+#[test]
+fn ed25519_matches_rfc8032() {
+    let s = user_session();
+    let seed = hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+    let public = hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
+    let key = |class, material: Attribute| {
+        s.create_object(&[
+            Attribute::Class(class),
+            Attribute::KeyType(KeyType::EC_EDWARDS),
+            Attribute::EcParams(hex(ED25519_OID)),
+            material,
+        ])
+        .unwrap()
+    };
+    let private = key(ObjectClass::PRIVATE_KEY, Attribute::Value(seed));
+    let mut point_der = vec![0x04, 0x20];
+    point_der.extend_from_slice(&public);
+    let public = key(ObjectClass::PUBLIC_KEY, Attribute::EcPoint(point_der));
+    let eddsa = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
+    let sig = s.sign(&eddsa, private, &[0x72]).unwrap();
+    assert_eq!(sig, hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"));
+    s.verify(&eddsa, public, &[0x72], &sig).unwrap();
+    assert_rv(
+        s.verify(&eddsa, public, &[0x73], &sig),
+        RvError::SignatureInvalid,
+    );
+}
+
+/// NIST SP 800-38B D.1 example 2 (AES-128, one block) through C_Sign / C_Verify.
+#[test]
+fn aes_cmac_matches_sp800_38b() {
+    let s = user_session();
+    let key = secret(
+        &s,
+        KeyType::AES,
+        &hex("2b7e151628aed2a6abf7158809cf4f3c"),
+        &[Attribute::Sign(true), Attribute::Verify(true)],
+    );
+    let msg = hex("6bc1bee22e409f96e93d7e117393172a");
+    let tag = s.sign(&Mechanism::AesCMac, key, &msg).unwrap();
+    assert_eq!(tag, hex("070a16b46b4d4144f79bdd9dd04a287c"));
+    s.verify(&Mechanism::AesCMac, key, &msg, &tag).unwrap();
+    assert_rv(
+        s.verify(&Mechanism::AesCMac, key, &msg, &tag[..8]),
+        RvError::SignatureLenRange,
+    );
+}
