@@ -217,7 +217,15 @@ impl Provider {
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let (_, token) = self.session_token(h)?;
         match user {
-            CKU_CONTEXT_SPECIFIC => token.reauthenticate(pin),
+            CKU_CONTEXT_SPECIFIC => {
+                // It authorises the key operation just started in this session (§5.6.4).
+                let s = self.session(h)?;
+                let ops = s.ops()?;
+                if ops.sign.is_none() && ops.decrypt.is_none() && ops.encrypt.is_none() {
+                    return Err(Error::OperationNotInitialized);
+                }
+                token.reauthenticate(pin)
+            }
             CKU_SO => {
                 if self
                     .sessions_of(self.session(h)?.slot)?
