@@ -3,6 +3,30 @@
 use cryptoki_sys::*;
 
 use super::{ptr, with_provider};
+use crate::error::Result;
+use crate::mechanism::MechanismRequest;
+use crate::object::Attributes;
+use crate::provider::Provider;
+
+/// Shared shim for calls that take a mechanism and a template and make one key.
+unsafe fn new_key(
+    p_mech: *mut CK_MECHANISM,
+    p_template: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    ph_key: *mut CK_OBJECT_HANDLE,
+    f: impl FnOnce(&Provider, &MechanismRequest, &Attributes) -> Result<CK_OBJECT_HANDLE>,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { ptr::mechanism(p_mech) }?;
+        // SAFETY: forwarded from the caller.
+        let template = unsafe { ptr::template(p_template, count) }?;
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { ptr::out(ph_key) }?;
+        *out = f(p, &m, &template)?;
+        Ok(())
+    })
+}
 
 /// C_GenerateKey (§5.14.1).
 #[no_mangle]
@@ -13,16 +37,12 @@ pub unsafe extern "C" fn C_GenerateKey(
     count: CK_ULONG,
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    with_provider(|p| {
-        // SAFETY: forwarded from the caller.
-        let m = unsafe { ptr::mechanism(p_mech) }?;
-        // SAFETY: forwarded from the caller.
-        let template = unsafe { ptr::template(p_template, count) }?;
-        // SAFETY: forwarded from the caller.
-        let out = unsafe { ptr::out(ph_key) }?;
-        *out = p.generate_key(h, &m, &template)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        new_key(p_mech, p_template, count, ph_key, |p, m, t| {
+            p.generate_key(h, m, t)
+        })
+    }
 }
 
 /// C_GenerateKeyPair (§5.14.2).
@@ -88,18 +108,13 @@ pub unsafe extern "C" fn C_UnwrapKey(
     count: CK_ULONG,
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    with_provider(|p| {
-        // SAFETY: forwarded from the caller.
-        let m = unsafe { ptr::mechanism(p_mech) }?;
+    let unwrap = |p: &Provider, m: &MechanismRequest, t: &Attributes| {
         // SAFETY: forwarded from the caller.
         let wrapped = unsafe { ptr::bytes(p_wrapped, wrapped_len) }?;
-        // SAFETY: forwarded from the caller.
-        let template = unsafe { ptr::template(p_template, count) }?;
-        // SAFETY: forwarded from the caller.
-        let out = unsafe { ptr::out(ph_key) }?;
-        *out = p.unwrap_key(h, &m, unwrapping, wrapped, &template)?;
-        Ok(())
-    })
+        p.unwrap_key(h, m, unwrapping, wrapped, t)
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { new_key(p_mech, p_template, count, ph_key, unwrap) }
 }
 
 /// C_DeriveKey (§5.18.5).
@@ -112,16 +127,12 @@ pub unsafe extern "C" fn C_DeriveKey(
     count: CK_ULONG,
     ph_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    with_provider(|p| {
-        // SAFETY: forwarded from the caller.
-        let m = unsafe { ptr::mechanism(p_mech) }?;
-        // SAFETY: forwarded from the caller.
-        let template = unsafe { ptr::template(p_template, count) }?;
-        // SAFETY: forwarded from the caller.
-        let out = unsafe { ptr::out(ph_key) }?;
-        *out = p.derive_key(h, &m, base, &template)?;
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        new_key(p_mech, p_template, count, ph_key, |p, m, t| {
+            p.derive_key(h, m, base, t)
+        })
+    }
 }
 
 /// C_SeedRandom (§5.15.1).

@@ -34,17 +34,13 @@ fn pure_ed25519(m: &MechanismRequest) -> Result<()> {
     }
 }
 
-/// The caller's CKA_EC_PARAMS for a new pair: in the public template, equal in the private
-/// one if repeated there, and one of `accepted`.
+/// The caller's CKA_EC_PARAMS for a new pair, which must be one of `accepted`.
 fn pair_params(
     public: &Attributes,
     private: &Attributes,
     accepted: key::CurveParams,
 ) -> Result<()> {
-    let params = public.get(CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete)?;
-    if private.get(CKA_EC_PARAMS).is_some_and(|p| p != params) {
-        return Err(Error::TemplateInconsistent);
-    }
+    key::pair_ec_params(public, private)?;
     key::check_curve25519(public, accepted)
 }
 

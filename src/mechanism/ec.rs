@@ -80,10 +80,7 @@ impl Mechanism for Ecdsa {
         private: &Attributes,
     ) -> Result<(Generated, Generated)> {
         m.no_param()?;
-        let params = public.get(CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete)?;
-        if private.get(CKA_EC_PARAMS).is_some_and(|p| p != params) {
-            return Err(Error::TemplateInconsistent);
-        }
+        let params = key::pair_ec_params(public, private)?;
         let curve = ec::Curve::from_ec_params(params).ok_or(Error::CurveNotSupported)?;
         let pair = ec::generate(curve).map_err(|_| Error::GeneralError)?;
         let (pub_attrs, priv_attrs) = key::ec_pair_attributes(curve, &pair);

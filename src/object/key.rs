@@ -66,6 +66,16 @@ pub const X25519_PARAMS: CurveParams = [
     ],
 ];
 
+/// CKA_EC_PARAMS for a new key pair: required in the public template, and equal in the
+/// private one if repeated there.
+pub fn pair_ec_params<'a>(public: &'a Attributes, private: &Attributes) -> Result<&'a [u8]> {
+    let params = public.get(CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete)?;
+    if private.get(CKA_EC_PARAMS).is_some_and(|p| p != params) {
+        return Err(Error::TemplateInconsistent);
+    }
+    Ok(params)
+}
+
 /// Check CKA_EC_PARAMS of a Curve25519 key against the accepted encodings.
 pub fn check_curve25519(attrs: &Attributes, accepted: CurveParams) -> Result<()> {
     let params = need(attrs, CKA_EC_PARAMS)?;
