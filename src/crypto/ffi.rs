@@ -903,7 +903,7 @@ pub fn aes_wrap(kek: &[u8], input: &[u8], padded: bool) -> Result<Vec<u8>> {
         check(rc, CryptoError::InvalidLength)?;
         len
     } else {
-        if input.len() < 16 || input.len() % 8 != 0 {
+        if input.len() < 16 || !input.len().is_multiple_of(8) {
             return Err(CryptoError::InvalidLength);
         }
         // SAFETY: as above; the output is input.len() + 8 <= max bytes; NULL IV = default.
@@ -928,7 +928,7 @@ pub fn aes_wrap(kek: &[u8], input: &[u8], padded: bool) -> Result<Vec<u8>> {
 pub fn aes_unwrap(kek: &[u8], input: &[u8], padded: bool) -> Result<Zeroizing<Vec<u8>>> {
     let schedule = AesSchedule::new(kek, false)?;
     let min = if padded { 16 } else { 24 };
-    if input.len() < min || input.len() % 8 != 0 {
+    if input.len() < min || !input.len().is_multiple_of(8) {
         return Err(CryptoError::InvalidLength);
     }
     let mut out = Zeroizing::new(vec![0u8; input.len()]);

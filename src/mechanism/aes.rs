@@ -134,7 +134,7 @@ impl Mechanism for Aes {
             }
             _ => return Err(Error::MechanismParamInvalid),
         };
-        if data.is_empty() || data.len() % 16 != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(16) {
             return Err(Error::MechanismParamInvalid);
         }
         let KeyMaterial::Secret(key) = base else {
