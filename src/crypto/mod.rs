@@ -17,6 +17,7 @@ pub mod kdf;
 pub mod keywrap;
 pub mod rng;
 pub mod rsa;
+pub mod rsa_implicit;
 
 /// Raw ECDH (or X25519) agreement; the caller applies any KDF.
 pub(crate) fn raw_agreement(

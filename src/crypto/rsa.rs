@@ -9,7 +9,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::digest::DigestAlg;
 use super::ffi::{MdRole, PkeyCtx, PkeyOp, RsaKey, RsaPad};
-use super::{rng, CryptoError, Result};
+use super::{rng, rsa_implicit, CryptoError, Result};
 
 /// PKCS#1 v1.5 padding overhead in bytes.
 const PKCS1_OVERHEAD: usize = 11;
@@ -115,6 +115,8 @@ pub enum EncPadding {
 pub struct RsaPrivateKey {
     key: RsaKey,
     public: RsaPublicKey,
+    /// Seed of the implicit-rejection key for PKCS#1 v1.5 decryption.
+    rejection_seed: Zeroizing<Vec<u8>>,
 }
 
 /// An RSA public key. Send + Sync; cheap to clone.
@@ -220,7 +222,12 @@ impl RsaPrivateKey {
         let has_crt = crt_parts.iter().all(|v| !v.is_empty());
         let key = RsaKey::new_private(c, has_crt)?;
         let public = RsaPublicKey::from_components(&c.n, &c.e)?;
-        let me = RsaPrivateKey { key, public };
+        let rejection_seed = rsa_implicit::kdk_seed(&c.d, key.size());
+        let me = RsaPrivateKey {
+            key,
+            public,
+            rejection_seed,
+        };
         if !has_crt {
             me.pairwise_check()?;
         }
@@ -304,17 +311,23 @@ impl RsaPrivateKey {
     }
 
     /// Decrypts (OAEP, PKCS#1 v1.5 or raw). Ciphertext length != k → `InvalidLength`;
-    /// any decode failure (or ciphertext >= n) → `InvalidData`. Raw returns k bytes.
+    /// ciphertext >= n or an OAEP decode failure → `InvalidData`. PKCS#1 v1.5 never fails on
+    /// padding: it uses implicit rejection ([`rsa_implicit`]). Raw returns k bytes.
     pub fn decrypt(&self, padding: &EncPadding, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let k = self.modulus_len();
         if ciphertext.len() != k {
             return Err(CryptoError::InvalidLength);
         }
         let mut c = match padding {
-            // TODO(implicit-rejection): aws-lc 0.47 has no implicit rejection for
-            // RSAES-PKCS1-v1_5 decryption (RSA_PKCS1_PADDING returns an error on bad
-            // padding, a potential Bleichenbacher oracle). The next task adds it.
-            EncPadding::Pkcs1 => self.key.ctx(PkeyOp::Decrypt, RsaPad::Pkcs1)?,
+            EncPadding::Pkcs1 => {
+                // Raw RSA, then a constant-time decode with implicit rejection.
+                let em = self
+                    .key
+                    .ctx(PkeyOp::Decrypt, RsaPad::None)?
+                    .decrypt(ciphertext, k)
+                    .map_err(|_| CryptoError::InvalidData)?;
+                return rsa_implicit::decode(&em, ciphertext, &self.rejection_seed);
+            }
             EncPadding::Oaep {
                 digest,
                 mgf1,
@@ -735,6 +748,12 @@ mod tests {
             key().decrypt(&EncPadding::Pkcs1, &[0; 255]).err(),
             Some(CryptoError::InvalidLength)
         );
+        // Implicit rejection: a damaged ciphertext gives a stable synthetic message, no error.
+        let mut bad = ct.clone();
+        bad[100] ^= 1;
+        let first = key().decrypt(&EncPadding::Pkcs1, &bad).unwrap();
+        assert_eq!(first, key().decrypt(&EncPadding::Pkcs1, &bad).unwrap());
+        assert_ne!(first.as_slice(), msg.as_slice());
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub trait Mechanism: Sync {
 pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_RSA_PKCS_KEY_PAIR_GEN, &rsa::Rsa),
     (CKM_RSA_PKCS, &rsa::Rsa),
+    (CKM_RSA_X_509, &rsa::Rsa),
     (CKM_SHA1_RSA_PKCS, &rsa::Rsa),
     (CKM_SHA224_RSA_PKCS, &rsa::Rsa),
     (CKM_SHA256_RSA_PKCS, &rsa::Rsa),

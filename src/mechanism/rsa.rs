@@ -1,4 +1,5 @@
-//! RSA: key pair generation, PKCS#1 v1.5 and PSS signatures, OAEP encryption (§2.1).
+//! RSA: key pair generation, PKCS#1 v1.5, PSS and raw (X.509) signatures, PKCS#1 v1.5,
+//! OAEP and raw encryption (§2.1). PKCS#1 v1.5 decryption uses implicit rejection.
 
 use std::sync::Arc;
 
@@ -17,7 +18,10 @@ use crate::object::Attributes;
 
 pub(super) struct Rsa;
 
+/// Smallest modulus this token generates, signs or decrypts with.
 const MIN_BITS: CK_ULONG = 2048;
+/// Smallest modulus it still verifies and encrypts with (imported legacy keys).
+const MIN_PUBLIC_BITS: CK_ULONG = 1024;
 const MAX_BITS: CK_ULONG = 8192;
 
 /// The digest a hash-and-sign mechanism applies, or None for the raw forms.
@@ -51,6 +55,7 @@ fn scheme(m: &MechanismRequest) -> Result<(SignPadding, Input)> {
         m.no_param()?;
         return match (m.ty, pre) {
             (CKM_RSA_PKCS, _) => Ok((SignPadding::Pkcs1 { digest: None }, Input::raw())),
+            (CKM_RSA_X_509, _) => Ok((SignPadding::Raw, Input::raw())),
             (_, Some(h)) => Ok((SignPadding::Pkcs1 { digest: Some(h) }, Input::hashed(h))),
             _ => Err(Error::MechanismInvalid),
         };
@@ -83,6 +88,8 @@ fn scheme(m: &MechanismRequest) -> Result<(SignPadding, Input)> {
 
 fn encryption(m: &MechanismRequest) -> Result<EncPadding> {
     match (&m.param, m.ty) {
+        (_, CKM_RSA_PKCS) => m.no_param().map(|_| EncPadding::Pkcs1),
+        (_, CKM_RSA_X_509) => m.no_param().map(|_| EncPadding::Raw),
         (
             Param::Oaep {
                 hash,
@@ -105,11 +112,25 @@ fn encryption(m: &MechanismRequest) -> Result<EncPadding> {
     }
 }
 
+/// A private key for signing or decrypting: CKR_KEY_SIZE_RANGE below [`MIN_BITS`].
 fn private(key: &Arc<KeyMaterial>) -> Result<Arc<KeyMaterial>> {
-    match **key {
+    match &**key {
+        KeyMaterial::RsaPrivate(k) if (k.modulus_len() as CK_ULONG) * 8 < MIN_BITS => {
+            Err(Error::KeySizeRange)
+        }
         KeyMaterial::RsaPrivate(_) => Ok(key.clone()),
         _ => Err(Error::KeyTypeInconsistent),
     }
+}
+
+/// CKM_RSA_X_509 signs exactly k bytes: shorter input is taken as a big-endian number.
+fn raw_input(padding: &SignPadding, data: &[u8], k: usize) -> Zeroizing<Vec<u8>> {
+    let mut input = Zeroizing::new(Vec::with_capacity(k));
+    if *padding == SignPadding::Raw && data.len() < k {
+        input.resize(k - data.len(), 0);
+    }
+    input.extend_from_slice(data);
+    input
 }
 
 fn public(key: &Arc<KeyMaterial>) -> Result<Arc<KeyMaterial>> {
@@ -125,13 +146,22 @@ impl Mechanism for Rsa {
     }
 
     fn info(&self, ty: CK_MECHANISM_TYPE) -> Info {
+        let crypt = CKF_ENCRYPT | CKF_DECRYPT;
+        let sign = CKF_SIGN | CKF_VERIFY;
         let flags = match ty {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKF_GENERATE_KEY_PAIR,
-            CKM_RSA_PKCS_OAEP => CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
-            _ => CKF_SIGN | CKF_VERIFY,
+            CKM_RSA_PKCS_OAEP => crypt | CKF_WRAP | CKF_UNWRAP,
+            CKM_RSA_PKCS => crypt | sign | CKF_WRAP | CKF_UNWRAP,
+            CKM_RSA_X_509 => crypt | sign,
+            _ => sign,
+        };
+        let min_key = if ty == CKM_RSA_PKCS_KEY_PAIR_GEN {
+            MIN_BITS
+        } else {
+            MIN_PUBLIC_BITS
         };
         Info {
-            min_key: MIN_BITS,
+            min_key,
             max_key: MAX_BITS,
             flags,
         }
@@ -142,7 +172,8 @@ impl Mechanism for Rsa {
         let key = private(key)?;
         Ok(ops::signer(input, move |data| match &*key {
             KeyMaterial::RsaPrivate(k) => {
-                k.sign(&padding, data).map_err(crypto_error(Context::Sign))
+                let data = raw_input(&padding, data, k.modulus_len());
+                k.sign(&padding, &data).map_err(crypto_error(Context::Sign))
             }
             _ => Err(Error::KeyTypeInconsistent),
         }))
