@@ -245,7 +245,11 @@ pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismReques
         | CKM_SHA224_RSA_PKCS_PSS
         | CKM_SHA256_RSA_PKCS_PSS
         | CKM_SHA384_RSA_PKCS_PSS
-        | CKM_SHA512_RSA_PKCS_PSS => {
+        | CKM_SHA512_RSA_PKCS_PSS
+        | CKM_SHA3_224_RSA_PKCS_PSS
+        | CKM_SHA3_256_RSA_PKCS_PSS
+        | CKM_SHA3_384_RSA_PKCS_PSS
+        | CKM_SHA3_512_RSA_PKCS_PSS => {
             // SAFETY: length checked by param_struct.
             let s: CK_RSA_PKCS_PSS_PARAMS = unsafe { param_struct(pp, len) }?;
             Param::Pss {

@@ -6,7 +6,11 @@ use super::ffi::{AesKind, CipherCtx};
 use super::{CryptoError, Result};
 
 const BLOCK: usize = 16;
-const GCM_TAG_BITS: [u32; 7] = [32, 64, 96, 104, 112, 120, 128];
+/// GCM tag lengths PKCS#11 allows (up to 128 bits) that a byte-oriented API can carry: whole
+/// bytes, 8 to 128 bits. A zero-length tag (no authentication at all) is refused.
+fn gcm_tag_bits_ok(bits: u32) -> bool {
+    bits.is_multiple_of(8) && (8..=128).contains(&bits)
+}
 
 /// AES mode and its parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +37,7 @@ pub enum AesMode {
         /// Number of low-order counter bits.
         counter_bits: u32,
     },
-    /// GCM. `iv` 1..=256 bytes; `tag_bits` in {32,64,96,104,112,120,128};
+    /// GCM. `iv` 1..=256 bytes (the PKCS#11 bound); `tag_bits` a multiple of 8 in 8..=128;
     /// otherwise `BadParameter`.
     Gcm {
         /// Initialisation vector.
@@ -137,7 +141,7 @@ impl AesCipher {
                 )
             }
             AesMode::Gcm { iv, aad, tag_bits } => {
-                if !GCM_TAG_BITS.contains(tag_bits) || !(1..=256).contains(&iv.len()) {
+                if !gcm_tag_bits_ok(*tag_bits) || !(1..=256).contains(&iv.len()) {
                     return Err(CryptoError::BadParameter);
                 }
                 let mut ctx = CipherCtx::new(AesKind::Gcm, key, iv, encrypt, false)?;

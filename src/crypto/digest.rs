@@ -1,20 +1,23 @@
-//! Message digests (SHA-1, SHA-2) backed by `aws-lc-rs`.
+//! Message digests: SHA-1, SHA-2 (including SHA-512/224 and SHA-512/256) and SHA-3, over
+//! aws-lc's EVP digests ([`super::ffi::MdCtx`]).
 
-use aws_lc_rs::digest as lc;
+use super::ffi::MdCtx;
 
 /// Supported digest algorithms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestAlg {
     /// SHA-1 (legacy use only).
     Sha1,
-    /// SHA-224.
     Sha224,
-    /// SHA-256.
     Sha256,
-    /// SHA-384.
     Sha384,
-    /// SHA-512.
     Sha512,
+    Sha512_224,
+    Sha512_256,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
 }
 
 impl DigestAlg {
@@ -22,10 +25,10 @@ impl DigestAlg {
     pub fn output_len(self) -> usize {
         match self {
             DigestAlg::Sha1 => 20,
-            DigestAlg::Sha224 => 28,
-            DigestAlg::Sha256 => 32,
-            DigestAlg::Sha384 => 48,
-            DigestAlg::Sha512 => 64,
+            DigestAlg::Sha224 | DigestAlg::Sha512_224 | DigestAlg::Sha3_224 => 28,
+            DigestAlg::Sha256 | DigestAlg::Sha512_256 | DigestAlg::Sha3_256 => 32,
+            DigestAlg::Sha384 | DigestAlg::Sha3_384 => 48,
+            DigestAlg::Sha512 | DigestAlg::Sha3_512 => 64,
         }
     }
 
@@ -34,17 +37,11 @@ impl DigestAlg {
         match self {
             DigestAlg::Sha1 | DigestAlg::Sha224 | DigestAlg::Sha256 => 64,
             DigestAlg::Sha384 | DigestAlg::Sha512 => 128,
-        }
-    }
-
-    /// The matching `aws-lc-rs` algorithm.
-    pub(crate) fn lc_alg(self) -> &'static lc::Algorithm {
-        match self {
-            DigestAlg::Sha1 => &lc::SHA1_FOR_LEGACY_USE_ONLY,
-            DigestAlg::Sha224 => &lc::SHA224,
-            DigestAlg::Sha256 => &lc::SHA256,
-            DigestAlg::Sha384 => &lc::SHA384,
-            DigestAlg::Sha512 => &lc::SHA512,
+            DigestAlg::Sha512_224 | DigestAlg::Sha512_256 => 128,
+            DigestAlg::Sha3_224 => 144,
+            DigestAlg::Sha3_256 => 136,
+            DigestAlg::Sha3_384 => 104,
+            DigestAlg::Sha3_512 => 72,
         }
     }
 }
@@ -53,7 +50,7 @@ impl DigestAlg {
 #[derive(Clone)]
 pub struct Digest {
     alg: DigestAlg,
-    ctx: lc::Context,
+    ctx: MdCtx,
 }
 
 impl core::fmt::Debug for Digest {
@@ -67,7 +64,7 @@ impl Digest {
     pub fn new(alg: DigestAlg) -> Self {
         Digest {
             alg,
-            ctx: lc::Context::new(alg.lc_alg()),
+            ctx: MdCtx::new(alg),
         }
     }
 
@@ -78,7 +75,7 @@ impl Digest {
 
     /// Finishes and returns the digest (`alg().output_len()` bytes).
     pub fn finish(self) -> Vec<u8> {
-        self.ctx.finish().as_ref().to_vec()
+        self.ctx.finish()
     }
 
     /// The algorithm of this computation.
@@ -89,7 +86,9 @@ impl Digest {
 
 /// One-shot digest of `data`.
 pub fn digest(alg: DigestAlg, data: &[u8]) -> Vec<u8> {
-    lc::digest(alg.lc_alg(), data).as_ref().to_vec()
+    let mut d = Digest::new(alg);
+    d.update(data);
+    d.finish()
 }
 
 #[cfg(test)]
@@ -127,17 +126,44 @@ mod tests {
         assert_eq!(snapshot.finish(), digest(DigestAlg::Sha384, b"a"));
     }
 
+    /// FIPS 180-4 and FIPS 202 "abc" vectors for the truncated SHA-512 and SHA-3 digests.
     #[test]
-    fn lengths() {
-        for alg in [
-            DigestAlg::Sha1,
-            DigestAlg::Sha224,
-            DigestAlg::Sha256,
-            DigestAlg::Sha384,
-            DigestAlg::Sha512,
-        ] {
+    fn sha512_t_and_sha3_abc() {
+        let cases = [
+            (
+                DigestAlg::Sha512_224,
+                "4634270f707b6a54daae7530460842e20e37ed265ceee9a43e8924aa",
+            ),
+            (
+                DigestAlg::Sha512_256,
+                "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23",
+            ),
+            (
+                DigestAlg::Sha3_224,
+                "e642824c3f8cf24ad09234ee7d3c766fc9a3a5168d0c94ad73b46fdf",
+            ),
+            (
+                DigestAlg::Sha3_256,
+                "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+            ),
+            (
+                DigestAlg::Sha3_384,
+                concat!(
+                    "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b2",
+                    "98d88cea927ac7f539f1edf228376d25"
+                ),
+            ),
+            (
+                DigestAlg::Sha3_512,
+                concat!(
+                    "b751850b1a57168a5693cd924b6b096e08f621827444f70d884f5d0240d2712e",
+                    "10e116e9192af3c91a7ec57647e3934057340b4cf408d5a56592f8274eec53f0"
+                ),
+            ),
+        ];
+        for (alg, want) in cases {
+            assert_eq!(digest(alg, b"abc"), hex(want), "{alg:?}");
             assert_eq!(digest(alg, b"").len(), alg.output_len());
-            assert_eq!(alg.lc_alg().block_len(), alg.block_len());
         }
     }
 }

@@ -1,16 +1,17 @@
-//! HMAC (SHA-1/224/256/384/512) backed by `aws-lc-rs`.
+//! HMAC over every [`DigestAlg`] (SHA-1, SHA-2, SHA-3), on aws-lc's `HMAC_CTX`.
 
-use aws_lc_rs::{constant_time, hmac as lc};
+use aws_lc_rs::constant_time;
 use zeroize::Zeroizing;
 
 use super::digest::DigestAlg;
+use super::ffi::HmacCtx;
 use super::{CryptoError, Result};
 
-/// Multi-part HMAC computation. The keyed state lives in an aws-lc `HMAC_CTX`
-/// that aws-lc-rs cleanses on drop.
+/// Multi-part HMAC computation. The keyed state lives in an aws-lc `HMAC_CTX`, cleansed on
+/// drop.
 pub struct Hmac {
     alg: DigestAlg,
-    ctx: lc::Context,
+    ctx: HmacCtx,
 }
 
 impl core::fmt::Debug for Hmac {
@@ -22,23 +23,12 @@ impl core::fmt::Debug for Hmac {
     }
 }
 
-fn lc_alg(alg: DigestAlg) -> lc::Algorithm {
-    match alg {
-        DigestAlg::Sha1 => lc::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        DigestAlg::Sha224 => lc::HMAC_SHA224,
-        DigestAlg::Sha256 => lc::HMAC_SHA256,
-        DigestAlg::Sha384 => lc::HMAC_SHA384,
-        DigestAlg::Sha512 => lc::HMAC_SHA512,
-    }
-}
-
 impl Hmac {
     /// Starts an HMAC with `key` (any length, including empty).
     pub fn new(alg: DigestAlg, key: &[u8]) -> Result<Self> {
-        let key = lc::Key::new(lc_alg(alg), key);
         Ok(Hmac {
             alg,
-            ctx: lc::Context::with_key(&key),
+            ctx: HmacCtx::new(alg, key)?,
         })
     }
 
@@ -49,7 +39,7 @@ impl Hmac {
 
     /// Returns the full-length tag (`alg.output_len()` bytes).
     pub fn finish(self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(self.ctx.sign().as_ref().to_vec())
+        self.ctx.finish()
     }
 
     /// Verifies a full-length `tag` in constant time.
@@ -93,6 +83,26 @@ mod tests {
         let mut h = Hmac::new(DigestAlg::Sha512, b"Jefe").unwrap();
         h.update(b"what do ya want for nothing?");
         assert_eq!(&h.finish()[..], &want[..]);
+    }
+
+    /// Wycheproof hmac_sha3_256 tcId 1 and hmac_sha512_256 tcId 2 (empty messages).
+    #[test]
+    fn sha3_and_sha512_256_vectors() {
+        let key = hex("1e225cafb90339bba1b24076d4206c3e79c355805d851682bc818baa4f5a7779");
+        let cases = [
+            (
+                DigestAlg::Sha3_256,
+                "a3c58470afa8835d6e2357fb7b1cd07f8c4bc4c7874ca59d83163f046a9e227e",
+            ),
+            (
+                DigestAlg::Sha512_256,
+                "baae6ac18c37dbf3a71b22741ced96e1e2dbe6e7a737142e14bd93fda144dad0",
+            ),
+        ];
+        for (alg, want) in cases {
+            let h = Hmac::new(alg, &key).unwrap();
+            assert_eq!(h.finish().as_slice(), hex(want), "{alg:?}");
+        }
     }
 
     #[test]

@@ -320,12 +320,21 @@ impl RsaPrivateKey {
         }
         let mut c = match padding {
             EncPadding::Pkcs1 => {
-                // Raw RSA, then a constant-time decode with implicit rejection.
-                let em = self
+                // Raw RSA, then a constant-time decode with implicit rejection. aws-lc
+                // refuses the trivial ciphertexts 0, 1 and n-1 outright; they get the
+                // synthetic message too (an all-zero block never decodes), so no
+                // ciphertext below n is answered with an error.
+                let raw = self
                     .key
                     .ctx(PkeyOp::Decrypt, RsaPad::None)?
-                    .decrypt(ciphertext, k)
-                    .map_err(|_| CryptoError::InvalidData)?;
+                    .decrypt(ciphertext, k);
+                let em = match raw {
+                    Ok(em) => em,
+                    Err(_) if below_modulus(&self.public.inner.n, ciphertext) => {
+                        Zeroizing::new(vec![0u8; k])
+                    }
+                    Err(_) => return Err(CryptoError::InvalidData),
+                };
                 return rsa_implicit::decode(&em, ciphertext, &self.rejection_seed);
             }
             EncPadding::Oaep {
@@ -740,8 +749,10 @@ mod tests {
             pub_key.encrypt(&EncPadding::Pkcs1, &[0; 246]).err(),
             Some(CryptoError::InvalidLength)
         );
+        // c = 0 is below n: a synthetic message, not an error; c >= n is refused.
+        assert!(key().decrypt(&EncPadding::Pkcs1, &[0; 256]).is_ok());
         assert_eq!(
-            key().decrypt(&EncPadding::Pkcs1, &[0; 256]).err(),
+            key().decrypt(&EncPadding::Pkcs1, &[0xff; 256]).err(),
             Some(CryptoError::InvalidData)
         );
         assert_eq!(

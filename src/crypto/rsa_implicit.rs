@@ -55,7 +55,7 @@ fn ct_select(mask: usize, a: usize, b: usize) -> usize {
 /// padding is valid, else the synthetic message. `seed` is [`kdk_seed`] of the key.
 pub fn decode(em: &[u8], ciphertext: &[u8], seed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let k = em.len();
-    if k < 11 || k > 2048 || ciphertext.len() != k {
+    if !(11..=2048).contains(&k) || ciphertext.len() != k {
         return Err(super::CryptoError::InvalidLength);
     }
     // The synthetic message.

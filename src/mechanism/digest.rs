@@ -1,4 +1,4 @@
-//! Message digests: SHA-1 and SHA-2 (§2.20–2.25).
+//! Message digests: SHA-1, SHA-2 (with SHA-512/224 and SHA-512/256) and SHA-3.
 
 use cryptoki_sys::*;
 
@@ -17,6 +17,12 @@ pub(super) fn alg(ty: CK_MECHANISM_TYPE) -> Result<DigestAlg> {
         CKM_SHA256 => DigestAlg::Sha256,
         CKM_SHA384 => DigestAlg::Sha384,
         CKM_SHA512 => DigestAlg::Sha512,
+        CKM_SHA512_224 => DigestAlg::Sha512_224,
+        CKM_SHA512_256 => DigestAlg::Sha512_256,
+        CKM_SHA3_224 => DigestAlg::Sha3_224,
+        CKM_SHA3_256 => DigestAlg::Sha3_256,
+        CKM_SHA3_384 => DigestAlg::Sha3_384,
+        CKM_SHA3_512 => DigestAlg::Sha3_512,
         _ => return Err(Error::MechanismInvalid),
     })
 }

@@ -23,6 +23,10 @@ fn input(ty: CK_MECHANISM_TYPE) -> Result<Input> {
         CKM_ECDSA_SHA256 => Input::hashed(DigestAlg::Sha256),
         CKM_ECDSA_SHA384 => Input::hashed(DigestAlg::Sha384),
         CKM_ECDSA_SHA512 => Input::hashed(DigestAlg::Sha512),
+        CKM_ECDSA_SHA3_224 => Input::hashed(DigestAlg::Sha3_224),
+        CKM_ECDSA_SHA3_256 => Input::hashed(DigestAlg::Sha3_256),
+        CKM_ECDSA_SHA3_384 => Input::hashed(DigestAlg::Sha3_384),
+        CKM_ECDSA_SHA3_512 => Input::hashed(DigestAlg::Sha3_512),
         _ => return Err(Error::MechanismInvalid),
     })
 }

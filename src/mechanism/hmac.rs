@@ -1,4 +1,5 @@
-//! HMAC with SHA-1/SHA-2 (full-length and `_GENERAL`) and generic secret key generation (§2.20–2.25, §2.16).
+//! HMAC with SHA-1, SHA-2 and SHA-3 (full-length and `_GENERAL`) and generic secret key
+//! generation (§2.20–2.25, §2.16).
 
 use std::sync::Arc;
 
@@ -33,6 +34,18 @@ fn alg(ty: CK_MECHANISM_TYPE) -> Result<(DigestAlg, bool)> {
         CKM_SHA256_HMAC_GENERAL => (DigestAlg::Sha256, true),
         CKM_SHA384_HMAC_GENERAL => (DigestAlg::Sha384, true),
         CKM_SHA512_HMAC_GENERAL => (DigestAlg::Sha512, true),
+        CKM_SHA512_224_HMAC => (DigestAlg::Sha512_224, false),
+        CKM_SHA512_224_HMAC_GENERAL => (DigestAlg::Sha512_224, true),
+        CKM_SHA512_256_HMAC => (DigestAlg::Sha512_256, false),
+        CKM_SHA512_256_HMAC_GENERAL => (DigestAlg::Sha512_256, true),
+        CKM_SHA3_224_HMAC => (DigestAlg::Sha3_224, false),
+        CKM_SHA3_224_HMAC_GENERAL => (DigestAlg::Sha3_224, true),
+        CKM_SHA3_256_HMAC => (DigestAlg::Sha3_256, false),
+        CKM_SHA3_256_HMAC_GENERAL => (DigestAlg::Sha3_256, true),
+        CKM_SHA3_384_HMAC => (DigestAlg::Sha3_384, false),
+        CKM_SHA3_384_HMAC_GENERAL => (DigestAlg::Sha3_384, true),
+        CKM_SHA3_512_HMAC => (DigestAlg::Sha3_512, false),
+        CKM_SHA3_512_HMAC_GENERAL => (DigestAlg::Sha3_512, true),
         _ => return Err(Error::MechanismInvalid),
     })
 }

@@ -99,6 +99,12 @@ pub fn hash_alg(m: CK_MECHANISM_TYPE) -> Result<DigestAlg> {
         CKM_SHA256 => DigestAlg::Sha256,
         CKM_SHA384 => DigestAlg::Sha384,
         CKM_SHA512 => DigestAlg::Sha512,
+        CKM_SHA512_224 => DigestAlg::Sha512_224,
+        CKM_SHA512_256 => DigestAlg::Sha512_256,
+        CKM_SHA3_224 => DigestAlg::Sha3_224,
+        CKM_SHA3_256 => DigestAlg::Sha3_256,
+        CKM_SHA3_384 => DigestAlg::Sha3_384,
+        CKM_SHA3_512 => DigestAlg::Sha3_512,
         _ => return Err(Error::MechanismParamInvalid),
     })
 }
@@ -111,6 +117,10 @@ pub fn mgf1_alg(mgf: CK_RSA_PKCS_MGF_TYPE) -> Result<DigestAlg> {
         CKG_MGF1_SHA256 => DigestAlg::Sha256,
         CKG_MGF1_SHA384 => DigestAlg::Sha384,
         CKG_MGF1_SHA512 => DigestAlg::Sha512,
+        CKG_MGF1_SHA3_224 => DigestAlg::Sha3_224,
+        CKG_MGF1_SHA3_256 => DigestAlg::Sha3_256,
+        CKG_MGF1_SHA3_384 => DigestAlg::Sha3_384,
+        CKG_MGF1_SHA3_512 => DigestAlg::Sha3_512,
         _ => return Err(Error::MechanismParamInvalid),
     })
 }

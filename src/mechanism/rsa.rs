@@ -32,6 +32,10 @@ fn prehash(ty: CK_MECHANISM_TYPE) -> Option<DigestAlg> {
         CKM_SHA256_RSA_PKCS | CKM_SHA256_RSA_PKCS_PSS => DigestAlg::Sha256,
         CKM_SHA384_RSA_PKCS | CKM_SHA384_RSA_PKCS_PSS => DigestAlg::Sha384,
         CKM_SHA512_RSA_PKCS | CKM_SHA512_RSA_PKCS_PSS => DigestAlg::Sha512,
+        CKM_SHA3_224_RSA_PKCS | CKM_SHA3_224_RSA_PKCS_PSS => DigestAlg::Sha3_224,
+        CKM_SHA3_256_RSA_PKCS | CKM_SHA3_256_RSA_PKCS_PSS => DigestAlg::Sha3_256,
+        CKM_SHA3_384_RSA_PKCS | CKM_SHA3_384_RSA_PKCS_PSS => DigestAlg::Sha3_384,
+        CKM_SHA3_512_RSA_PKCS | CKM_SHA3_512_RSA_PKCS_PSS => DigestAlg::Sha3_512,
         _ => return None,
     })
 }
@@ -45,6 +49,10 @@ fn is_pss(ty: CK_MECHANISM_TYPE) -> bool {
             | CKM_SHA256_RSA_PKCS_PSS
             | CKM_SHA384_RSA_PKCS_PSS
             | CKM_SHA512_RSA_PKCS_PSS
+            | CKM_SHA3_224_RSA_PKCS_PSS
+            | CKM_SHA3_256_RSA_PKCS_PSS
+            | CKM_SHA3_384_RSA_PKCS_PSS
+            | CKM_SHA3_512_RSA_PKCS_PSS
     )
 }
 

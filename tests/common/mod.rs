@@ -141,3 +141,28 @@ pub fn assert_rv<T: std::fmt::Debug>(
         Err(e) => assert_eq!(rv_of(&e), expected, "wrong CKR code"),
     }
 }
+
+/// The module's own function list, for calls `cryptoki` does not expose (or mechanisms it
+/// cannot name). dlopen of the same path hands back the image `p11()` loaded and initialised,
+/// so raw calls share its sessions and objects.
+pub fn raw() -> &'static cryptoki_sys::CK_FUNCTION_LIST {
+    static LIST: OnceLock<usize> = OnceLock::new();
+    let addr = *LIST.get_or_init(|| {
+        p11();
+        // SAFETY: loading the module under test, already loaded by `p11()`.
+        let lib = unsafe { libloading::Library::new(module_path()) }.expect("dlopen");
+        type GetList =
+            unsafe extern "C" fn(*mut *mut cryptoki_sys::CK_FUNCTION_LIST) -> cryptoki_sys::CK_RV;
+        // SAFETY: C_GetFunctionList has this signature (PKCS#11 §5.4.4).
+        let get: libloading::Symbol<GetList> =
+            unsafe { lib.get(b"C_GetFunctionList") }.expect("C_GetFunctionList symbol");
+        let mut list = std::ptr::null_mut();
+        // SAFETY: `list` is a valid out-pointer.
+        let rv = unsafe { get(&mut list) };
+        assert_eq!(rv, cryptoki_sys::CKR_OK, "C_GetFunctionList");
+        std::mem::forget(lib); // keep the module mapped for the life of the process
+        list as usize
+    });
+    // SAFETY: the function list is a static inside the module, which stays loaded.
+    unsafe { &*(addr as *const cryptoki_sys::CK_FUNCTION_LIST) }
+}
