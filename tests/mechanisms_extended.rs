@@ -192,8 +192,8 @@ fn reference_hmac(
     let mut k = key.to_vec();
     k.resize(block, 0);
     let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
-    let inner = digest(&s, hash, &[pad(0x36), msg.to_vec()].concat());
-    digest(&s, hash, &[pad(0x5c), inner].concat())
+    let inner = digest(s, hash, &[pad(0x36), msg.to_vec()].concat());
+    digest(s, hash, &[pad(0x5c), inner].concat())
 }
 
 #[test]
