@@ -922,8 +922,8 @@ fn unimplemented_functions_say_so() {
     let l = fl3();
     let mut rows: Vec<(&str, CK_RV, CK_RV)> = Vec::new();
 
-    let inits = named!(l; C_SignRecoverInit, C_VerifyRecoverInit, C_MessageEncryptInit,
-        C_MessageDecryptInit, C_MessageSignInit, C_MessageVerifyInit);
+    let inits = named!(l; C_SignRecoverInit, C_VerifyRecoverInit, C_MessageSignInit,
+        C_MessageVerifyInit);
     rows.extend(inits.map(|(name, f)| {
         (
             name,
@@ -941,8 +941,7 @@ fn unimplemented_functions_say_so() {
         rows.push((name, rv, CKR_FUNCTION_NOT_SUPPORTED));
     }
 
-    let finals = named!(l; C_MessageEncryptFinal, C_MessageDecryptFinal, C_MessageSignFinal,
-        C_MessageVerifyFinal);
+    let finals = named!(l; C_MessageSignFinal, C_MessageVerifyFinal);
     rows.extend(finals.map(|(name, f)| (name, on_session(f, h), CKR_FUNCTION_NOT_SUPPORTED)));
     // Legacy parallel-function management: the spec fixes CKR_FUNCTION_NOT_PARALLEL.
     let legacy = named!(l; C_GetFunctionStatus, C_CancelFunction);

@@ -5,6 +5,7 @@ use cryptoki_sys::*;
 use super::crypto::*;
 use super::general::*;
 use super::keys::*;
+use super::message::*;
 use super::object::*;
 use super::session::*;
 use super::slot::*;

@@ -8,6 +8,7 @@ mod crypto;
 mod general;
 mod keys;
 mod lists;
+mod message;
 mod object;
 mod ptr;
 mod session;

@@ -97,6 +97,13 @@ impl Mechanism for Aes {
             CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD => {
                 CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
             }
+            CKM_AES_GCM => {
+                CKF_ENCRYPT
+                    | CKF_DECRYPT
+                    | CKF_MESSAGE_ENCRYPT
+                    | CKF_MESSAGE_DECRYPT
+                    | CKF_MULTI_MESSAGE
+            }
             _ => CKF_ENCRYPT | CKF_DECRYPT,
         };
         Info {

@@ -11,6 +11,7 @@ mod hkdf;
 mod hmac;
 mod keywrap;
 mod mac;
+pub mod message;
 pub mod ops;
 pub mod param;
 mod rsa;

@@ -4,6 +4,7 @@
 mod crypto_ops;
 mod derive;
 mod keygen;
+mod message;
 mod objects;
 mod wrap;
 

@@ -9,6 +9,7 @@ use cryptoki_sys::*;
 pub use output::{produce, Active, Call, Out};
 
 use crate::error::{Error, Result};
+use crate::mechanism::message::MessageCipher;
 use crate::mechanism::{Cipher, Digester, Signer, Verifier};
 use crate::token::{Login, ObjectHandle};
 
@@ -31,6 +32,8 @@ pub struct Ops {
     pub digest: Option<Active<Box<dyn Digester>>>,
     pub sign: Option<Active<Box<dyn Signer>>>,
     pub verify: Option<Box<dyn Verifier>>,
+    pub message_encrypt: Option<MessageCipher>,
+    pub message_decrypt: Option<MessageCipher>,
 }
 
 /// One open session.

@@ -166,3 +166,19 @@ pub fn raw() -> &'static cryptoki_sys::CK_FUNCTION_LIST {
     // SAFETY: the function list is a static inside the module, which stays loaded.
     unsafe { &*(addr as *const cryptoki_sys::CK_FUNCTION_LIST) }
 }
+
+/// The module's exported C function `name` with prototype `T` (for PKCS#11 3.0 functions
+/// that the 2.40 function list has no slot for).
+pub fn c_fn<T: Copy>(name: &str) -> T {
+    static LIB: OnceLock<usize> = OnceLock::new();
+    let lib = *LIB.get_or_init(|| {
+        p11();
+        // SAFETY: loading the module under test, already loaded and initialised by `p11()`.
+        let lib = unsafe { libloading::Library::new(module_path()) }.expect("dlopen");
+        Box::into_raw(Box::new(lib)) as usize // kept for the life of the process
+    });
+    // SAFETY: `lib` is the leaked Library above, never freed.
+    let lib = unsafe { &*(lib as *const libloading::Library) };
+    // SAFETY: callers name a PKCS#11 export and give its prototype.
+    *unsafe { lib.get::<T>(name.as_bytes()) }.unwrap_or_else(|e| panic!("{name}: {e}"))
+}
