@@ -947,11 +947,6 @@ fn unimplemented_functions_say_so() {
     let legacy = named!(l; C_GetFunctionStatus, C_CancelFunction);
     rows.extend(legacy.map(|(name, f)| (name, on_session(f, h), CKR_FUNCTION_NOT_PARALLEL)));
 
-    let mut len: CK_ULONG = 0;
-    let get_state = func!(l, C_GetOperationState);
-    // SAFETY: a NULL buffer (a size query) and a live length.
-    let rv = unsafe { get_state(h, null_mut(), &mut len) };
-    rows.push(("C_GetOperationState", rv, CKR_FUNCTION_NOT_SUPPORTED));
     let digest_key = func!(l, C_DigestKey);
     // SAFETY: plain values only.
     let rv = unsafe { digest_key(h, key) };
@@ -961,11 +956,6 @@ fn unimplemented_functions_say_so() {
     // SAFETY: a live out slot and the reserved NULL; CKF_DONT_BLOCK so it cannot hang.
     let rv = unsafe { wait(CKF_DONT_BLOCK, &mut slot, null_mut()) };
     rows.push(("C_WaitForSlotEvent", rv, CKR_FUNCTION_NOT_SUPPORTED));
-    let cancel = func!(l, C_SessionCancel);
-    // SAFETY: plain values only.
-    let rv = unsafe { cancel(h, CKF_SIGN) };
-    rows.push(("C_SessionCancel", rv, CKR_FUNCTION_NOT_SUPPORTED));
-
     check_rows(&rows);
     serial.finish();
 }

@@ -75,3 +75,41 @@ pub unsafe extern "C" fn C_Login(
 pub unsafe extern "C" fn C_Logout(h: CK_SESSION_HANDLE) -> CK_RV {
     with_provider(|p| p.logout(h))
 }
+
+/// C_SessionCancel (§5.6.5).
+#[no_mangle]
+pub unsafe extern "C" fn C_SessionCancel(h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    with_provider(|p| p.session_cancel(h, flags))
+}
+
+/// C_GetOperationState (§5.6.7): running digests only.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetOperationState(
+    h: CK_SESSION_HANDLE,
+    p_state: *mut u8,
+    p_len: *mut CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let cap = unsafe { ptr::capacity(p_state, p_len) }?;
+        let out = p.get_operation_state(h, cap)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { ptr::deliver(out, p_state, p_len) }
+    })
+}
+
+/// C_SetOperationState (§5.6.8).
+#[no_mangle]
+pub unsafe extern "C" fn C_SetOperationState(
+    h: CK_SESSION_HANDLE,
+    p_state: *mut u8,
+    len: CK_ULONG,
+    encryption_key: CK_OBJECT_HANDLE,
+    authentication_key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let blob = unsafe { ptr::bytes(p_state, len) }?;
+        p.set_operation_state(h, blob, encryption_key, authentication_key)
+    })
+}

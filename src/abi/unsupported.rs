@@ -23,8 +23,6 @@ type M = *mut CK_MECHANISM;
 type P = *mut c_void;
 
 answer! { CKR_FUNCTION_NOT_SUPPORTED;
-    C_GetOperationState(H, B, L);
-    C_SetOperationState(H, B, CK_ULONG, O, O);
     C_DigestKey(H, O);
     C_SignRecoverInit(H, M, O);
     C_SignRecover(H, B, CK_ULONG, B, L);
@@ -36,7 +34,6 @@ answer! { CKR_FUNCTION_NOT_SUPPORTED;
     C_DecryptVerifyUpdate(H, B, CK_ULONG, B, L);
     C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, P);
     C_LoginUser(H, CK_USER_TYPE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
-    C_SessionCancel(H, CK_FLAGS);
     C_MessageSignInit(H, M, O);
     C_SignMessage(H, P, CK_ULONG, B, CK_ULONG, B, L);
     C_SignMessageBegin(H, P, CK_ULONG);

@@ -27,6 +27,7 @@ pub(super) fn alg(ty: CK_MECHANISM_TYPE) -> Result<DigestAlg> {
     })
 }
 
+#[derive(Clone)]
 struct Running(Option<Digest>);
 
 impl Digester for Running {
@@ -43,6 +44,9 @@ impl Digester for Running {
             .take()
             .ok_or(Error::OperationNotInitialized)?
             .finish())
+    }
+    fn snapshot(&self) -> Result<Box<dyn Digester>> {
+        Ok(Box::new(self.clone()))
     }
 }
 

@@ -34,6 +34,8 @@ pub trait Cipher: Send {
 pub trait Digester: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self) -> Result<Vec<u8>>;
+    /// A copy of the running state (C_GetOperationState).
+    fn snapshot(&self) -> Result<Box<dyn Digester>>;
 }
 
 /// Which operation a crypto failure happened in: decides its CKR code.

@@ -6,6 +6,7 @@ mod derive;
 mod keygen;
 mod message;
 mod objects;
+mod state;
 mod wrap;
 
 use std::collections::HashMap;
@@ -44,6 +45,7 @@ pub struct Provider {
     slots: Vec<Slot>,
     sessions: RwLock<HashMap<SessionHandle, Arc<Session>>>,
     next_session: AtomicU64,
+    saved: state::Saved,
 }
 
 impl std::fmt::Debug for Provider {
@@ -71,6 +73,7 @@ impl Provider {
             slots,
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
+            saved: state::Saved::default(),
         }
     }
 
