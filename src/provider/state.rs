@@ -23,9 +23,12 @@ const MAGIC: &[u8; 4] = b"KWs1";
 /// Blob length: magic and a random 16-byte reference.
 const BLOB_LEN: usize = 4 + 16;
 
+/// One saved digest state and the reference the caller holds to it.
+type Entry = ([u8; 16], Box<dyn Digester>);
+
 /// The saved digest states, newest last.
 #[derive(Default)]
-pub(super) struct Saved(Mutex<VecDeque<([u8; 16], Box<dyn Digester>)>>);
+pub(super) struct Saved(Mutex<VecDeque<Entry>>);
 
 impl Provider {
     /// C_GetOperationState: only a running digest (alone) can be saved.
