@@ -340,3 +340,141 @@ fn aes_cmac_matches_sp800_38b() {
         RvError::SignatureLenRange,
     );
 }
+
+/// A raw CK_ATTRIBUTE over `value` (which must outlive its use).
+fn raw_attr(ty: cryptoki_sys::CK_ATTRIBUTE_TYPE, value: &mut [u8]) -> cryptoki_sys::CK_ATTRIBUTE {
+    cryptoki_sys::CK_ATTRIBUTE {
+        type_: ty,
+        pValue: value.as_mut_ptr().cast(),
+        ulValueLen: value.len() as cryptoki_sys::CK_ULONG,
+    }
+}
+
+/// CKA_WRAP_TEMPLATE / CKA_UNWRAP_TEMPLATE: set through C_CreateObject as attribute arrays,
+/// read back the same way, and enforced by C_WrapKey and C_UnwrapKey.
+#[test]
+fn wrap_and_unwrap_templates_are_enforced_and_readable() {
+    use cryptoki_sys::*;
+    let s = user_session();
+    let raw = common::raw();
+    let ulong = |v: CK_ULONG| v.to_ne_bytes().to_vec();
+    let (mut class, mut kt, mut value, mut yes) = (
+        ulong(CKO_SECRET_KEY),
+        ulong(CKK_AES),
+        hex(FIPS197_KEY),
+        vec![1u8],
+    );
+    let (mut want_aes, mut label) = (ulong(CKK_AES), b"from-kek".to_vec());
+    let mut id = b"kek-with-templates".to_vec();
+    let mut yes_wrap = vec![1u8];
+    let mut wrap_t = [raw_attr(CKA_KEY_TYPE, &mut want_aes)];
+    let mut unwrap_t = [raw_attr(CKA_LABEL, &mut label)];
+    let size = std::mem::size_of::<CK_ATTRIBUTE>();
+    let mut template = [
+        raw_attr(CKA_CLASS, &mut class),
+        raw_attr(CKA_KEY_TYPE, &mut kt),
+        raw_attr(CKA_VALUE, &mut value),
+        raw_attr(CKA_WRAP, &mut yes_wrap),
+        raw_attr(CKA_UNWRAP, &mut yes),
+        raw_attr(CKA_ID, &mut id),
+        CK_ATTRIBUTE {
+            type_: CKA_WRAP_TEMPLATE,
+            pValue: wrap_t.as_mut_ptr().cast(),
+            ulValueLen: size as CK_ULONG,
+        },
+        CK_ATTRIBUTE {
+            type_: CKA_UNWRAP_TEMPLATE,
+            pValue: unwrap_t.as_mut_ptr().cast(),
+            ulValueLen: size as CK_ULONG,
+        },
+    ];
+    let mut raw_kek = 0;
+    // SAFETY: every pointer in the template is live for its length.
+    let rv = unsafe {
+        raw.C_CreateObject.unwrap()(
+            s.handle(),
+            template.as_mut_ptr(),
+            template.len() as CK_ULONG,
+            &mut raw_kek,
+        )
+    };
+    assert_eq!(rv, CKR_OK, "create a KEK with templates");
+    // cryptoki cannot wrap a raw handle: find the KEK by its value-less identity instead.
+    let kek = s
+        .find_objects(&[Attribute::Id(b"kek-with-templates".to_vec())])
+        .unwrap()[0];
+    assert_eq!(kek.handle(), raw_kek);
+
+    // Read CKA_WRAP_TEMPLATE back: size, then nested type and length, then the value.
+    let mut query = CK_ATTRIBUTE {
+        type_: CKA_WRAP_TEMPLATE,
+        pValue: std::ptr::null_mut(),
+        ulValueLen: 0,
+    };
+    // SAFETY: one live attribute.
+    assert_eq!(
+        unsafe { raw.C_GetAttributeValue.unwrap()(s.handle(), kek.handle(), &mut query, 1) },
+        CKR_OK
+    );
+    assert_eq!(query.ulValueLen as usize, size);
+    let mut nested = [CK_ATTRIBUTE {
+        type_: 0,
+        pValue: std::ptr::null_mut(),
+        ulValueLen: 0,
+    }];
+    query.pValue = nested.as_mut_ptr().cast();
+    // SAFETY: the nested array is live for ulValueLen bytes.
+    assert_eq!(
+        unsafe { raw.C_GetAttributeValue.unwrap()(s.handle(), kek.handle(), &mut query, 1) },
+        CKR_OK
+    );
+    assert_eq!(
+        (nested[0].type_, nested[0].ulValueLen as usize),
+        (CKA_KEY_TYPE, 8)
+    );
+    let mut got = [0u8; 8];
+    nested[0].pValue = got.as_mut_ptr().cast();
+    query.pValue = nested.as_mut_ptr().cast();
+    // SAFETY: as above, with an 8-byte nested buffer.
+    assert_eq!(
+        unsafe { raw.C_GetAttributeValue.unwrap()(s.handle(), kek.handle(), &mut query, 1) },
+        CKR_OK
+    );
+    assert_eq!(got.to_vec(), ulong(CKK_AES));
+
+    // The wrap template admits AES keys only.
+    let generic = secret(
+        &s,
+        KeyType::GENERIC_SECRET,
+        &[4; 16],
+        &[Attribute::Extractable(true)],
+    );
+    assert_rv(
+        s.wrap_key(&Mechanism::AesKeyWrap, kek, generic),
+        RvError::KeyNotWrappable,
+    );
+    let aes = secret(
+        &s,
+        KeyType::AES,
+        &hex(FIPS197_PT),
+        &[Attribute::Extractable(true)],
+    );
+    let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, kek, aes).unwrap();
+    // The unwrap template sets the label; a caller's different label contradicts it.
+    let mut clash = readable(KeyType::AES, None);
+    clash.push(Attribute::Label(b"mine".to_vec()));
+    assert_rv(
+        s.unwrap_key(&Mechanism::AesKeyWrap, kek, &wrapped, &clash),
+        RvError::TemplateInconsistent,
+    );
+    let back = s
+        .unwrap_key(
+            &Mechanism::AesKeyWrap,
+            kek,
+            &wrapped,
+            &readable(KeyType::AES, None),
+        )
+        .unwrap();
+    let labels = s.get_attributes(back, &[AttributeType::Label]).unwrap();
+    assert_eq!(labels, vec![Attribute::Label(b"from-kek".to_vec())]);
+}

@@ -3,7 +3,7 @@
 use cryptoki_sys::*;
 
 use super::{ptr, with_provider};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::object::Reveal;
 
 /// C_CreateObject (§5.7.1).
@@ -98,6 +98,13 @@ pub unsafe extern "C" fn C_GetAttributeValue(
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
                     note(Error::AttributeTypeInvalid);
                 }
+                Reveal::Value(v) if a.type_ & CKF_ARRAY_ATTRIBUTE != 0 => {
+                    // SAFETY: `a` is the caller's attribute; its pValue (if set) holds
+                    // ulValueLen bytes of nested CK_ATTRIBUTEs.
+                    if let Err(e) = unsafe { reveal_array(a, v) } {
+                        note(e);
+                    }
+                }
                 Reveal::Value(v) if a.pValue.is_null() => a.ulValueLen = v.len() as CK_ULONG,
                 Reveal::Value(v) if (a.ulValueLen as usize) < v.len() => {
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -113,6 +120,45 @@ pub unsafe extern "C" fn C_GetAttributeValue(
         }
         worst.map_or(Ok(()), Err)
     })
+}
+
+/// Answer an attribute-array attribute (CKA_WRAP_TEMPLATE …) the way C_GetAttributeValue
+/// answers attributes: size query, then each nested attribute's type and value.
+///
+/// # Safety
+/// `a.pValue` is NULL or points to `a.ulValueLen` bytes of writable CK_ATTRIBUTEs whose own
+/// pValue are NULL or writable for their ulValueLen.
+unsafe fn reveal_array(a: &mut CK_ATTRIBUTE, stored: &[u8]) -> Result<()> {
+    let entries = crate::object::attr::decode_template(stored)?;
+    let needed = entries.len() * std::mem::size_of::<CK_ATTRIBUTE>();
+    if a.pValue.is_null() {
+        a.ulValueLen = needed as CK_ULONG;
+        return Ok(());
+    }
+    if (a.ulValueLen as usize) < needed {
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return Err(Error::BufferTooSmall);
+    }
+    // SAFETY: pValue holds at least `entries.len()` writable CK_ATTRIBUTEs.
+    let nested =
+        unsafe { ptr::attributes_mut(a.pValue as *mut CK_ATTRIBUTE, entries.len() as CK_ULONG) }?;
+    let mut result = Ok(());
+    for (slot, (ty, value)) in nested.iter_mut().zip(&entries) {
+        slot.type_ = *ty;
+        if slot.pValue.is_null() {
+            slot.ulValueLen = value.len() as CK_ULONG;
+        } else if (slot.ulValueLen as usize) < value.len() {
+            slot.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            result = Err(Error::BufferTooSmall);
+        } else {
+            // SAFETY: the nested pValue is writable for ulValueLen >= value.len() bytes.
+            let dst = unsafe { ptr::bytes_mut(slot.pValue as *mut u8, value.len() as CK_ULONG) }?;
+            dst.copy_from_slice(value);
+            slot.ulValueLen = value.len() as CK_ULONG;
+        }
+    }
+    a.ulValueLen = needed as CK_ULONG;
+    result
 }
 
 /// C_SetAttributeValue (§5.7.6).

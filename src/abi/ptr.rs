@@ -104,15 +104,46 @@ pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result
     if p.is_null() {
         return Err(Error::ArgumentsBad);
     }
+    // SAFETY: forwarded contract.
+    Attributes::from_pairs(unsafe { pairs(p, count, true) }?)
+}
+
+/// The (type, value) pairs of `count` CK_ATTRIBUTEs at `p` (non-NULL). An attribute array
+/// (CKF_ARRAY_ATTRIBUTE, one level deep) is read and stored as `attr::encode_template`.
+///
+/// # Safety
+/// `p` points to `count` CK_ATTRIBUTEs whose pValue point to ulValueLen bytes each.
+unsafe fn pairs(
+    p: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+    arrays_allowed: bool,
+) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>> {
     // SAFETY: the application passes `count` CK_ATTRIBUTEs at `p`.
     let attrs = unsafe { std::slice::from_raw_parts(p, count as usize) };
     let mut out = Vec::with_capacity(attrs.len());
     for a in attrs {
-        // SAFETY: each pValue points to ulValueLen bytes.
-        let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
-        out.push((a.type_, value.to_vec()));
+        if a.type_ & CKF_ARRAY_ATTRIBUTE == 0 {
+            // SAFETY: each pValue points to ulValueLen bytes.
+            let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
+            out.push((a.type_, value.to_vec()));
+            continue;
+        }
+        let size = size_of::<CK_ATTRIBUTE>();
+        let n = a.ulValueLen as usize / size;
+        if !arrays_allowed || !(a.ulValueLen as usize).is_multiple_of(size) {
+            return Err(Error::AttributeValueInvalid);
+        }
+        let nested = if n == 0 {
+            Vec::new()
+        } else if a.pValue.is_null() {
+            return Err(Error::AttributeValueInvalid);
+        } else {
+            // SAFETY: pValue holds ulValueLen / sizeof(CK_ATTRIBUTE) nested attributes.
+            unsafe { pairs(a.pValue as *const CK_ATTRIBUTE, n as CK_ULONG, false) }?
+        };
+        out.push((a.type_, crate::object::attr::encode_template(&nested)));
     }
-    Attributes::from_pairs(out)
+    Ok(out)
 }
 
 /// The caller's CK_ATTRIBUTE array for C_GetAttributeValue, writable.

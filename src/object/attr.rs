@@ -51,6 +51,37 @@ pub fn parse_ulong(v: &[u8]) -> Result<CK_ULONG> {
     Ok(CK_ULONG::from_ne_bytes(bytes))
 }
 
+/// Encode an attribute template (the value of CKA_WRAP_TEMPLATE and friends) as stored:
+/// per entry the type (8 bytes, big-endian), the value length (4 bytes) and the value.
+#[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
+pub fn encode_template(entries: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (ty, value) in entries {
+        out.extend_from_slice(&(*ty as u64).to_be_bytes());
+        out.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// Decode [`encode_template`]; CKR_ATTRIBUTE_VALUE_INVALID for a malformed encoding.
+pub fn decode_template(mut v: &[u8]) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>> {
+    let bad = Error::AttributeValueInvalid;
+    let mut out = Vec::new();
+    while !v.is_empty() {
+        let (ty, rest) = v.split_first_chunk::<8>().ok_or(bad)?;
+        let (len, rest) = rest.split_first_chunk::<4>().ok_or(bad)?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(bad);
+        }
+        let ty = CK_ATTRIBUTE_TYPE::try_from(u64::from_be_bytes(*ty)).map_err(|_| bad)?;
+        out.push((ty, rest[..len].to_vec()));
+        v = &rest[len..];
+    }
+    Ok(out)
+}
+
 impl Attributes {
     /// An empty set.
     pub fn new() -> Self {
@@ -209,6 +240,18 @@ mod serde_bytes_like {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_round_trip_and_reject_truncation() {
+        let entries = vec![(1, vec![1]), (0x100, vec![]), (0x40000211, vec![9; 20])];
+        let enc = encode_template(&entries);
+        assert_eq!(decode_template(&enc).unwrap(), entries);
+        assert_eq!(
+            decode_template(&enc[..enc.len() - 1]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert!(decode_template(&[]).unwrap().is_empty());
+    }
     use cryptoki_sys::*;
 
     #[test]

@@ -37,6 +37,8 @@ pub enum Kind {
     Date,
     /// An array of CK_MECHANISM_TYPE.
     Mechanisms,
+    /// An attribute array (CKF_ARRAY_ATTRIBUTE), stored as `attr::encode_template`.
+    Template,
 }
 
 /// Named rule flags.
@@ -138,6 +140,14 @@ pub static RULES: &[Rule] = &[
     r(CKA_LOCAL, AnyKey, Bool, TOKEN_MANAGED | FIXED),
     r(CKA_KEY_GEN_MECHANISM, AnyKey, Ulong, TOKEN_MANAGED | FIXED),
     r(CKA_ALLOWED_MECHANISMS, AnyKey, Mechanisms, 0),
+    // Templates a wrapping, unwrapping or deriving key imposes (§4.8–4.10); fixed at
+    // creation so they cannot be loosened later.
+    r(CKA_WRAP_TEMPLATE, PublicKey, Template, FIXED),
+    r(CKA_WRAP_TEMPLATE, SecretKey, Template, FIXED),
+    r(CKA_UNWRAP_TEMPLATE, PrivateKey, Template, FIXED),
+    r(CKA_UNWRAP_TEMPLATE, SecretKey, Template, FIXED),
+    r(CKA_DERIVE_TEMPLATE, PrivateKey, Template, FIXED),
+    r(CKA_DERIVE_TEMPLATE, SecretKey, Template, FIXED),
     // Public keys (§4.8).
     r(CKA_SUBJECT, AsymKey, Bytes, 0),
     r(CKA_ENCRYPT, PublicKey, Bool, 0),

@@ -70,6 +70,7 @@ fn check_kind(rule: &Rule, value: &[u8]) -> Result<()> {
             value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit))
         }
         Kind::Mechanisms => value.len().is_multiple_of(std::mem::size_of::<CK_ULONG>()),
+        Kind::Template => super::attr::decode_template(value).is_ok(),
     };
     ok.then_some(()).ok_or(Error::AttributeValueInvalid)
 }
@@ -182,7 +183,7 @@ fn defaults(shape: Shape) -> Attributes {
             }
             (CKA_ALWAYS_AUTHENTICATE, _) => Some(vec![0]),
             (_, Kind::Bool) => Some(vec![1]),
-            (_, Kind::Bytes | Kind::Date | Kind::Mechanisms) => Some(Vec::new()),
+            (_, Kind::Bytes | Kind::Date | Kind::Mechanisms | Kind::Template) => Some(Vec::new()),
             (CKA_CERTIFICATE_CATEGORY | CKA_JAVA_MIDP_SECURITY_DOMAIN, _) => {
                 Some(super::attr::ulong_bytes(0))
             }
@@ -325,4 +326,26 @@ mod tests {
             Some(&b"new"[..])
         );
     }
+}
+
+/// A caller's template with the entries a key's CKA_UNWRAP_TEMPLATE / CKA_DERIVE_TEMPLATE
+/// (`imposed`, stored encoded) adds; CKR_TEMPLATE_INCONSISTENT where they disagree.
+pub fn with_imposed(imposed: Option<&[u8]>, template: &Attributes) -> Result<Attributes> {
+    let mut out = template.clone();
+    for (ty, value) in super::attr::decode_template(imposed.unwrap_or_default())? {
+        match template.get(ty) {
+            Some(v) if v != value.as_slice() => return Err(Error::TemplateInconsistent),
+            Some(_) => {}
+            None => out.set(ty, value),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `attrs` carries every entry of a CKA_WRAP_TEMPLATE (`required`, stored encoded).
+pub fn satisfies(required: Option<&[u8]>, attrs: &Attributes) -> Result<bool> {
+    let entries = super::attr::decode_template(required.unwrap_or_default())?;
+    Ok(entries
+        .iter()
+        .all(|(ty, value)| attrs.get(*ty) == Some(value.as_slice())))
 }

@@ -49,6 +49,8 @@ impl Provider {
             return Err(Error::MechanismInvalid);
         }
         let base_obj = self.operation_object(h, base, CKA_DERIVE, m)?;
+        let template =
+            &template::with_imposed(base_obj.attrs().get(CKA_DERIVE_TEMPLATE), template)?;
         let key_type = template
             .get(CKA_KEY_TYPE)
             .map(parse_ulong)

@@ -1,5 +1,6 @@
 //! Key transport (PKCS#11 3.0 §5.18.3–5.18.4): C_WrapKey and C_UnwrapKey for secret keys,
-//! with any mechanism that advertises CKF_WRAP / CKF_UNWRAP.
+//! with any mechanism that advertises CKF_WRAP / CKF_UNWRAP, honouring the wrapping key's
+//! CKA_WRAP_TEMPLATE and the unwrapping key's CKA_UNWRAP_TEMPLATE.
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -63,6 +64,9 @@ impl Provider {
         if target.attrs().flag(CKA_WRAP_WITH_TRUSTED) && !wrapper.attrs().flag(CKA_TRUSTED) {
             return Err(Error::KeyNotWrappable);
         }
+        if !template::satisfies(wrapper.attrs().get(CKA_WRAP_TEMPLATE), target.attrs())? {
+            return Err(Error::KeyNotWrappable);
+        }
         let value = target
             .attrs()
             .get(CKA_VALUE)
@@ -87,6 +91,8 @@ impl Provider {
         Self::transport_mechanism(m, CKF_UNWRAP)?;
         let (s, token) = self.session_token(h)?;
         let unwrapper = self.operation_object(h, unwrapping, CKA_UNWRAP, m)?;
+        let template =
+            &template::with_imposed(unwrapper.attrs().get(CKA_UNWRAP_TEMPLATE), template)?;
         let key_type = template
             .get(CKA_KEY_TYPE)
             .map(parse_ulong)
