@@ -259,6 +259,28 @@ fn check_change(rule: &Rule, old: Option<&[u8]>, new: &[u8], is_so: bool) -> Res
     Ok(())
 }
 
+/// A caller's template with the entries a key's CKA_UNWRAP_TEMPLATE / CKA_DERIVE_TEMPLATE
+/// (`imposed`, stored encoded) adds; CKR_TEMPLATE_INCONSISTENT where they disagree.
+pub fn with_imposed(imposed: Option<&[u8]>, template: &Attributes) -> Result<Attributes> {
+    let mut out = template.clone();
+    for (ty, value) in super::attr::decode_template(imposed.unwrap_or_default())? {
+        match template.get(ty) {
+            Some(v) if v != value.as_slice() => return Err(Error::TemplateInconsistent),
+            Some(_) => {}
+            None => out.set(ty, value),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `attrs` carries every entry of a CKA_WRAP_TEMPLATE (`required`, stored encoded).
+pub fn satisfies(required: Option<&[u8]>, attrs: &Attributes) -> Result<bool> {
+    let entries = super::attr::decode_template(required.unwrap_or_default())?;
+    Ok(entries
+        .iter()
+        .all(|(ty, value)| attrs.get(*ty) == Some(value.as_slice())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,26 +348,4 @@ mod tests {
             Some(&b"new"[..])
         );
     }
-}
-
-/// A caller's template with the entries a key's CKA_UNWRAP_TEMPLATE / CKA_DERIVE_TEMPLATE
-/// (`imposed`, stored encoded) adds; CKR_TEMPLATE_INCONSISTENT where they disagree.
-pub fn with_imposed(imposed: Option<&[u8]>, template: &Attributes) -> Result<Attributes> {
-    let mut out = template.clone();
-    for (ty, value) in super::attr::decode_template(imposed.unwrap_or_default())? {
-        match template.get(ty) {
-            Some(v) if v != value.as_slice() => return Err(Error::TemplateInconsistent),
-            Some(_) => {}
-            None => out.set(ty, value),
-        }
-    }
-    Ok(out)
-}
-
-/// Whether `attrs` carries every entry of a CKA_WRAP_TEMPLATE (`required`, stored encoded).
-pub fn satisfies(required: Option<&[u8]>, attrs: &Attributes) -> Result<bool> {
-    let entries = super::attr::decode_template(required.unwrap_or_default())?;
-    Ok(entries
-        .iter()
-        .all(|(ty, value)| attrs.get(*ty) == Some(value.as_slice())))
 }
