@@ -478,3 +478,69 @@ fn wrap_and_unwrap_templates_are_enforced_and_readable() {
     let labels = s.get_attributes(back, &[AttributeType::Label]).unwrap();
     assert_eq!(labels, vec![Attribute::Label(b"from-kek".to_vec())]);
 }
+
+/// RFC 6070 vector 2 (PBKDF2-HMAC-SHA1, 2 iterations) through C_GenerateKey with
+/// CKM_PKCS5_PBKD2, in the 3.0 parameter layout and in the 2.40 one (a pointer to the
+/// password length).
+#[test]
+fn pbkdf2_key_generation_matches_rfc6070_in_both_layouts() {
+    use cryptoki_sys::*;
+    let s = user_session();
+    let raw = common::raw();
+    let (salt, password) = (b"salt".to_vec(), b"password".to_vec());
+    let mut password_len: CK_ULONG = 8;
+    let layouts: [CK_ULONG; 2] = [8, &mut password_len as *mut CK_ULONG as CK_ULONG];
+    for (n, last_field) in layouts.into_iter().enumerate() {
+        let mut params = CK_PKCS5_PBKD2_PARAMS2 {
+            saltSource: CKZ_SALT_SPECIFIED,
+            pSaltSourceData: salt.as_ptr() as *mut _,
+            ulSaltSourceDataLen: 4,
+            iterations: 2,
+            prf: CKP_PKCS5_PBKD2_HMAC_SHA1,
+            pPrfData: std::ptr::null_mut(),
+            ulPrfDataLen: 0,
+            pPassword: password.as_ptr() as *mut u8,
+            ulPasswordLen: last_field,
+        };
+        let mut m = CK_MECHANISM {
+            mechanism: CKM_PKCS5_PBKD2,
+            pParameter: (&mut params as *mut CK_PKCS5_PBKD2_PARAMS2).cast(),
+            ulParameterLen: std::mem::size_of::<CK_PKCS5_PBKD2_PARAMS2>() as CK_ULONG,
+        };
+        let mut id = format!("pbkdf2-{n}").into_bytes();
+        let (mut class, mut kt, mut len) = (
+            CKO_SECRET_KEY.to_ne_bytes().to_vec(),
+            CKK_GENERIC_SECRET.to_ne_bytes().to_vec(),
+            (20 as CK_ULONG).to_ne_bytes().to_vec(),
+        );
+        let (mut no, mut yes) = (vec![0u8], vec![1u8]);
+        let mut t = [
+            raw_attr(CKA_CLASS, &mut class),
+            raw_attr(CKA_KEY_TYPE, &mut kt),
+            raw_attr(CKA_VALUE_LEN, &mut len),
+            raw_attr(CKA_SENSITIVE, &mut no),
+            raw_attr(CKA_EXTRACTABLE, &mut yes),
+            raw_attr(CKA_ID, &mut id),
+        ];
+        let mut h = 0;
+        // SAFETY: live mechanism, parameter, template and out-handle.
+        let rv = unsafe {
+            raw.C_GenerateKey.unwrap()(
+                s.handle(),
+                &mut m,
+                t.as_mut_ptr(),
+                t.len() as CK_ULONG,
+                &mut h,
+            )
+        };
+        assert_eq!(rv, CKR_OK, "layout {n}");
+        let key = s
+            .find_objects(&[Attribute::Id(format!("pbkdf2-{n}").into_bytes())])
+            .unwrap()[0];
+        assert_eq!(
+            value(&s, key),
+            hex("ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"),
+            "layout {n}"
+        );
+    }
+}

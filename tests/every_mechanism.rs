@@ -162,7 +162,8 @@ fn pair(
     (public_h, private_h)
 }
 
-fn secret_key(s: &Session, ty: CK_MECHANISM_TYPE, len: CK_ULONG) -> CK_OBJECT_HANDLE {
+fn secret_key(s: &Session, mut m: Mech, len: CK_ULONG) -> CK_OBJECT_HANDLE {
+    let ty = m.ty;
     let mut yes = [[1u8]; 8];
     let mut len = len.to_ne_bytes().to_vec();
     let mut t: Vec<CK_ATTRIBUTE> = USAGES
@@ -173,10 +174,6 @@ fn secret_key(s: &Session, ty: CK_MECHANISM_TYPE, len: CK_ULONG) -> CK_OBJECT_HA
     let mut no = [0u8];
     t.push(attr_bool(CKA_SENSITIVE, &mut no));
     t.push(attr_bytes(CKA_VALUE_LEN, &mut len));
-    let mut m = Mech {
-        ty,
-        param: Vec::new(),
-    };
     let mut raw_m = m.raw();
     let mut h = 0;
     // SAFETY: a live template and out-handle.
@@ -234,8 +231,22 @@ fn make_keys(s: &Session) -> Keys {
         ec,
         ed,
         x,
-        aes: secret_key(s, CKM_AES_KEY_GEN, 32),
-        secret: secret_key(s, CKM_GENERIC_SECRET_KEY_GEN, 32),
+        aes: secret_key(
+            s,
+            Mech {
+                ty: CKM_AES_KEY_GEN,
+                param: vec![],
+            },
+            32,
+        ),
+        secret: secret_key(
+            s,
+            Mech {
+                ty: CKM_GENERIC_SECRET_KEY_GEN,
+                param: vec![],
+            },
+            32,
+        ),
     }
 }
 
@@ -243,6 +254,8 @@ fn make_keys(s: &Session) -> Keys {
 enum Exercise {
     /// Used to make the keys above.
     Generation,
+    /// C_GenerateKey of a generic secret of this length with the mechanism's parameter.
+    Generate(CK_ULONG),
     Digest(usize),
     /// Sign with `.0`, verify with `.1`, on `data`.
     Sign(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, Vec<u8>),
@@ -433,6 +446,22 @@ fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
             };
             (bytes_of(&p), Derive(sec, Some(42)))
         }
+        CKM_PKCS5_PBKD2 => {
+            static SALT: [u8; 4] = *b"salt";
+            static PASSWORD: [u8; 8] = *b"password";
+            let p = CK_PKCS5_PBKD2_PARAMS2 {
+                saltSource: CKZ_SALT_SPECIFIED,
+                pSaltSourceData: SALT.as_ptr() as *mut _,
+                ulSaltSourceDataLen: 4,
+                iterations: 2,
+                prf: CKP_PKCS5_PBKD2_HMAC_SHA256,
+                pPrfData: std::ptr::null_mut(),
+                ulPrfDataLen: 0,
+                pPassword: PASSWORD.as_ptr() as *mut u8,
+                ulPasswordLen: 8,
+            };
+            (bytes_of(&p), Generate(20))
+        }
         _ => return None,
     })
 }
@@ -442,6 +471,15 @@ fn exercise(s: &Session, mut m: Mech, ex: Exercise) {
     let ty = m.ty;
     match ex {
         Exercise::Generation => {}
+        Exercise::Generate(len) => {
+            let key = secret_key(s, m, len);
+            let mut value = vec![0u8; 64];
+            let mut a = attr_bytes(CKA_VALUE, &mut value);
+            // SAFETY: one live attribute with a 64-byte buffer.
+            let rv = unsafe { raw().C_GetAttributeValue.unwrap()(s.handle(), key, &mut a, 1) };
+            ok(rv, "CKA_VALUE of the generated key", ty);
+            assert_eq!(a.ulValueLen, len);
+        }
         Exercise::Digest(len) => {
             let mut raw_m = m.raw();
             // SAFETY: a live mechanism and a valid session.
@@ -587,6 +625,7 @@ fn every_listed_mechanism_does_what_its_info_says() {
         let has = |f: CK_FLAGS| info.flags & f == f;
         let promised = match &ex {
             Exercise::Generation => has(CKF_GENERATE) || has(CKF_GENERATE_KEY_PAIR),
+            Exercise::Generate(_) => has(CKF_GENERATE),
             Exercise::Digest(_) => has(CKF_DIGEST),
             Exercise::Sign(..) => has(CKF_SIGN | CKF_VERIFY),
             Exercise::Crypt(..) => has(CKF_ENCRYPT | CKF_DECRYPT),

@@ -264,6 +264,38 @@ unsafe fn hkdf(p: *const c_void, len: CK_ULONG) -> Result<Param> {
     })
 }
 
+/// Password lengths above this are taken for the 2.40 layout's `CK_ULONG_PTR`.
+const MAX_PASSWORD: CK_ULONG = 4096;
+
+/// CK_PKCS5_PBKD2_PARAMS2. The 2.40 CK_PKCS5_PBKD2_PARAMS has the same size but a pointer
+/// to the password length in the last field; a value too large to be a length is read as
+/// that pointer, so callers of either layout work.
+unsafe fn pbkdf2(p: *const c_void, len: CK_ULONG) -> Result<Param> {
+    // SAFETY: length checked by param_struct.
+    let s: CK_PKCS5_PBKD2_PARAMS2 = unsafe { param_struct(p, len) }?;
+    if s.saltSource != CKZ_SALT_SPECIFIED {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let password_len = if s.ulPasswordLen > MAX_PASSWORD {
+        // SAFETY: in the 2.40 layout this field points to the caller's CK_ULONG length.
+        unsafe { (s.ulPasswordLen as *const CK_ULONG).as_ref() }
+            .copied()
+            .ok_or(Error::MechanismParamInvalid)?
+    } else {
+        s.ulPasswordLen
+    };
+    Ok(Param::Pbkdf2 {
+        // SAFETY: the struct's pointers describe caller memory of the given lengths.
+        salt: unsafe { param_bytes(s.pSaltSourceData as *const u8, s.ulSaltSourceDataLen) }?,
+        iterations: s.iterations,
+        prf: s.prf,
+        // SAFETY: as above.
+        password: crate::mechanism::param::SecretBytes(
+            unsafe { param_bytes(s.pPassword, password_len) }?.into(),
+        ),
+    })
+}
+
 /// Copy a CK_MECHANISM and its parameter into safe form.
 pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismRequest> {
     // SAFETY: non-NULL mechanism pointers point to a CK_MECHANISM.
@@ -306,6 +338,8 @@ pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismReques
         CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => unsafe { ecdh(pp, len) }?,
         // SAFETY: forwarded contract.
         CKM_HKDF_DERIVE => unsafe { hkdf(pp, len) }?,
+        // SAFETY: forwarded contract.
+        CKM_PKCS5_PBKD2 => unsafe { pbkdf2(pp, len) }?,
         CKM_AES_ECB_ENCRYPT_DATA => {
             // SAFETY: length checked by param_struct.
             let s: CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(pp, len) }?;

@@ -14,6 +14,7 @@ mod mac;
 pub mod message;
 pub mod ops;
 pub mod param;
+mod pbkdf2;
 mod rsa;
 
 use std::sync::Arc;
@@ -184,6 +185,7 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_SHA3_512_HMAC, &hmac::Hmac),
     (CKM_SHA3_512_HMAC_GENERAL, &hmac::Hmac),
     (CKM_HKDF_DERIVE, &hkdf::Hkdf),
+    (CKM_PKCS5_PBKD2, &pbkdf2::Pbkdf2),
 ];
 
 /// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.

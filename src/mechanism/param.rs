@@ -49,6 +49,13 @@ pub enum Param {
         salt: Vec<u8>,
         info: Vec<u8>,
     },
+    /// CK_PKCS5_PBKD2_PARAMS2 (or the 2.40 CK_PKCS5_PBKD2_PARAMS), salt specified.
+    Pbkdf2 {
+        salt: Vec<u8>,
+        iterations: CK_ULONG,
+        prf: CK_ULONG,
+        password: SecretBytes,
+    },
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     CbcEncryptData { iv: [u8; 16], data: Vec<u8> },
     /// CK_AES_CTR_PARAMS.
@@ -56,6 +63,16 @@ pub enum Param {
         counter_bits: CK_ULONG,
         block: [u8; 16],
     },
+}
+
+/// Secret bytes in a mechanism parameter (a password): zeroized on drop, never printed.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretBytes(pub zeroize::Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// A CK_MECHANISM in safe form.

@@ -33,10 +33,19 @@ impl Provider {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (s, token) = self.session_token(h)?;
         let mech = mechanism::lookup(m.ty)?;
-        let key_type = mech
-            .key_type(m.ty)
-            .filter(|_| mech.info(m.ty).flags & CKF_GENERATE != 0);
-        let key_type = key_type.ok_or(Error::MechanismInvalid)?;
+        if mech.info(m.ty).flags & CKF_GENERATE == 0 {
+            return Err(Error::MechanismInvalid);
+        }
+        // A mechanism that makes one kind of key names it; one that makes any secret
+        // (PBKDF2) takes the template's type, by default a generic secret.
+        let key_type = match mech.key_type(m.ty) {
+            Some(kt) => kt,
+            None => template
+                .get(CKA_KEY_TYPE)
+                .map(crate::object::attr::parse_ulong)
+                .transpose()?
+                .unwrap_or(CKK_GENERIC_SECRET),
+        };
         let login = token.login_state()?;
         let mut attrs = self.generation_template(login, m, CKO_SECRET_KEY, key_type, template)?;
         check_write(&s, token, &attrs)?;
