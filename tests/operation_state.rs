@@ -124,3 +124,39 @@ fn session_cancel_ends_the_named_operations_only() {
     s.digest_update(b"abc").unwrap();
     assert_eq!(s.digest_final().unwrap(), sha256(b"abc"));
 }
+
+/// A continuing call that fails on a bad pointer argument ends its operation (§5.2: only
+/// CKR_BUFFER_TOO_SMALL and a successful size query leave it running).
+#[test]
+fn bad_arguments_end_the_operation() {
+    let s = common::user_session();
+    let f = raw();
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    let mut data = *b"abc";
+    // SAFETY: a live input and a NULL length pointer, which the module must refuse.
+    let rv = unsafe {
+        f.C_Digest.unwrap()(
+            s.handle(),
+            data.as_mut_ptr(),
+            3,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rv, CKR_ARGUMENTS_BAD);
+    assert_rv(s.digest_update(b"x"), RvError::OperationNotInitialized);
+    // A short buffer, by contrast, keeps it.
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    let (mut out, mut len) = ([0u8; 4], 4 as CK_ULONG);
+    // SAFETY: live buffers of the stated lengths.
+    let rv = unsafe {
+        f.C_Digest.unwrap()(s.handle(), data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut len)
+    };
+    assert_eq!((rv, len), (CKR_BUFFER_TOO_SMALL, 32));
+    assert_eq!(
+        s.digest(&Mechanism::Sha256, b"abc")
+            .map(|_| ())
+            .map_err(|e| common::rv_of(&e)),
+        Err(RvError::OperationActive)
+    );
+}

@@ -7,9 +7,25 @@ use crate::error::Result;
 use crate::provider::Provider;
 use crate::session::Out;
 
+/// The active operation a call continues: session and kind (CKF_ENCRYPT, CKF_SIGN, …).
+#[derive(Clone, Copy)]
+struct Op(CK_SESSION_HANDLE, CK_FLAGS);
+
+impl Op {
+    /// The spec ends an operation on any error of the call that continues it but
+    /// CKR_BUFFER_TOO_SMALL (§5.2): bad pointer arguments end it too.
+    fn ends_on_error<T>(self, p: &Provider, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            let _ = p.session_cancel(self.0, self.1);
+        }
+        r
+    }
+}
+
 /// Shared shim for every call that reads `data` and writes output with the two-call
 /// convention.
 unsafe fn in_out(
+    op: Op,
     p_data: *const u8,
     data_len: CK_ULONG,
     p_out: *mut u8,
@@ -18,9 +34,9 @@ unsafe fn in_out(
 ) -> CK_RV {
     with_provider(|p| {
         // SAFETY: forwarded from the caller.
-        let data = unsafe { ptr::bytes(p_data, data_len) }?;
+        let data = op.ends_on_error(p, unsafe { ptr::bytes(p_data, data_len) })?;
         // SAFETY: forwarded from the caller.
-        let cap = unsafe { ptr::capacity(p_out, p_out_len) }?;
+        let cap = op.ends_on_error(p, unsafe { ptr::capacity(p_out, p_out_len) })?;
         let out = f(p, data, cap)?;
         // SAFETY: forwarded from the caller.
         unsafe { ptr::deliver(out, p_out, p_out_len) }
@@ -41,13 +57,14 @@ unsafe fn init(
 
 /// Shared shim for calls that only read data.
 unsafe fn input(
+    op: Op,
     p_data: *const u8,
     len: CK_ULONG,
     f: impl FnOnce(&Provider, &[u8]) -> Result<()>,
 ) -> CK_RV {
     with_provider(|p| {
         // SAFETY: forwarded from the caller.
-        let data = unsafe { ptr::bytes(p_data, len) }?;
+        let data = op.ends_on_error(p, unsafe { ptr::bytes(p_data, len) })?;
         f(p, data)
     })
 }
@@ -73,7 +90,11 @@ pub unsafe extern "C" fn C_Encrypt(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(d, dl, o, ol, |p, d, c| p.crypt(h, false, d, c)) }
+    unsafe {
+        in_out(Op(h, CKF_ENCRYPT), d, dl, o, ol, |p, d, c| {
+            p.crypt(h, false, d, c)
+        })
+    }
 }
 
 /// C_EncryptUpdate (§5.8.3).
@@ -86,7 +107,11 @@ pub unsafe extern "C" fn C_EncryptUpdate(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(d, dl, o, ol, |p, d, c| p.crypt_update(h, false, d, c)) }
+    unsafe {
+        in_out(Op(h, CKF_ENCRYPT), d, dl, o, ol, |p, d, c| {
+            p.crypt_update(h, false, d, c)
+        })
+    }
 }
 
 /// C_EncryptFinal (§5.8.4).
@@ -98,7 +123,7 @@ pub unsafe extern "C" fn C_EncryptFinal(
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
     unsafe {
-        in_out(std::ptr::null(), 0, o, ol, |p, _, c| {
+        in_out(Op(h, CKF_ENCRYPT), std::ptr::null(), 0, o, ol, |p, _, c| {
             p.crypt_final(h, false, c)
         })
     }
@@ -125,7 +150,11 @@ pub unsafe extern "C" fn C_Decrypt(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(d, dl, o, ol, |p, d, c| p.crypt(h, true, d, c)) }
+    unsafe {
+        in_out(Op(h, CKF_DECRYPT), d, dl, o, ol, |p, d, c| {
+            p.crypt(h, true, d, c)
+        })
+    }
 }
 
 /// C_DecryptUpdate (§5.9.3).
@@ -138,7 +167,11 @@ pub unsafe extern "C" fn C_DecryptUpdate(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(d, dl, o, ol, |p, d, c| p.crypt_update(h, true, d, c)) }
+    unsafe {
+        in_out(Op(h, CKF_DECRYPT), d, dl, o, ol, |p, d, c| {
+            p.crypt_update(h, true, d, c)
+        })
+    }
 }
 
 /// C_DecryptFinal (§5.9.4).
@@ -150,7 +183,7 @@ pub unsafe extern "C" fn C_DecryptFinal(
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
     unsafe {
-        in_out(std::ptr::null(), 0, o, ol, |p, _, c| {
+        in_out(Op(h, CKF_DECRYPT), std::ptr::null(), 0, o, ol, |p, _, c| {
             p.crypt_final(h, true, c)
         })
     }
@@ -173,14 +206,14 @@ pub unsafe extern "C" fn C_Digest(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(d, dl, o, ol, |p, d, c| p.digest(h, d, c)) }
+    unsafe { in_out(Op(h, CKF_DIGEST), d, dl, o, ol, |p, d, c| p.digest(h, d, c)) }
 }
 
 /// C_DigestUpdate (§5.10.3).
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(d, dl, |p, d| p.digest_update(h, d)) }
+    unsafe { input(Op(h, CKF_DIGEST), d, dl, |p, d| p.digest_update(h, d)) }
 }
 
 /// C_DigestFinal (§5.10.5).
@@ -191,7 +224,11 @@ pub unsafe extern "C" fn C_DigestFinal(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(std::ptr::null(), 0, o, ol, |p, _, c| p.digest_final(h, c)) }
+    unsafe {
+        in_out(Op(h, CKF_DIGEST), std::ptr::null(), 0, o, ol, |p, _, c| {
+            p.digest_final(h, c)
+        })
+    }
 }
 
 /// C_SignInit (§5.11.1).
@@ -215,21 +252,25 @@ pub unsafe extern "C" fn C_Sign(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(d, dl, o, ol, |p, d, c| p.sign(h, d, c)) }
+    unsafe { in_out(Op(h, CKF_SIGN), d, dl, o, ol, |p, d, c| p.sign(h, d, c)) }
 }
 
 /// C_SignUpdate (§5.11.3).
 #[no_mangle]
 pub unsafe extern "C" fn C_SignUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(d, dl, |p, d| p.sign_update(h, d)) }
+    unsafe { input(Op(h, CKF_SIGN), d, dl, |p, d| p.sign_update(h, d)) }
 }
 
 /// C_SignFinal (§5.11.4).
 #[no_mangle]
 pub unsafe extern "C" fn C_SignFinal(h: CK_SESSION_HANDLE, o: *mut u8, ol: *mut CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(std::ptr::null(), 0, o, ol, |p, _, c| p.sign_final(h, c)) }
+    unsafe {
+        in_out(Op(h, CKF_SIGN), std::ptr::null(), 0, o, ol, |p, _, c| {
+            p.sign_final(h, c)
+        })
+    }
 }
 
 /// C_VerifyInit (§5.13.1).
@@ -252,11 +293,12 @@ pub unsafe extern "C" fn C_Verify(
     s: *mut u8,
     sl: CK_ULONG,
 ) -> CK_RV {
+    let op = Op(h, CKF_VERIFY);
     with_provider(|p| {
         // SAFETY: forwarded from the caller.
-        let data = unsafe { ptr::bytes(d, dl) }?;
+        let data = op.ends_on_error(p, unsafe { ptr::bytes(d, dl) })?;
         // SAFETY: forwarded from the caller.
-        let sig = unsafe { ptr::bytes(s, sl) }?;
+        let sig = op.ends_on_error(p, unsafe { ptr::bytes(s, sl) })?;
         p.verify(h, data, sig)
     })
 }
@@ -265,12 +307,12 @@ pub unsafe extern "C" fn C_Verify(
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(d, dl, |p, d| p.verify_update(h, d)) }
+    unsafe { input(Op(h, CKF_VERIFY), d, dl, |p, d| p.verify_update(h, d)) }
 }
 
 /// C_VerifyFinal (§5.13.4).
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, s: *mut u8, sl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(s, sl, |p, s| p.verify_final(h, s)) }
+    unsafe { input(Op(h, CKF_VERIFY), s, sl, |p, s| p.verify_final(h, s)) }
 }
