@@ -544,3 +544,79 @@ fn pbkdf2_key_generation_matches_rfc6070_in_both_layouts() {
         );
     }
 }
+
+/// A private key wrapped with AES-KWP is a standard PKCS#8 PrivateKeyInfo (aws-lc-rs unwraps
+/// and parses it); unwrapped back into the token it signs what the original public key
+/// verifies.
+#[test]
+fn private_keys_wrap_as_pkcs8_and_unwrap_into_working_keys() {
+    use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
+    let s = user_session();
+    let kek_bytes = [0x42u8; 32];
+    let kek = secret(
+        &s,
+        KeyType::AES,
+        &kek_bytes,
+        &[Attribute::Wrap(true), Attribute::Unwrap(true)],
+    );
+    let private_usage = [Attribute::Sign(true), Attribute::Extractable(true)];
+    let pairs = [
+        (
+            Mechanism::RsaPkcsKeyPairGen,
+            vec![Attribute::ModulusBits(2048.into())],
+            KeyType::RSA,
+            Mechanism::Sha256RsaPkcs,
+        ),
+        (
+            Mechanism::EccKeyPairGen,
+            vec![Attribute::EcParams(hex(P256_PARAMS))],
+            KeyType::EC,
+            Mechanism::EcdsaSha256,
+        ),
+        (
+            Mechanism::EccEdwardsKeyPairGen,
+            vec![Attribute::EcParams(hex(ED25519_OID))],
+            KeyType::EC_EDWARDS,
+            Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+        ),
+    ];
+    for (gen, public_t, key_type, sign_mech) in pairs {
+        let (public, private) = s
+            .generate_key_pair(&gen, &public_t, &private_usage)
+            .unwrap();
+        let wrapped = s.wrap_key(&Mechanism::AesKeyWrapPad, kek, private).unwrap();
+        let mut der = vec![0u8; wrapped.len()];
+        let der = KeyEncryptionKey::new(&AES_256, &kek_bytes)
+            .unwrap()
+            .unwrap_with_padding(&wrapped, &mut der)
+            .unwrap()
+            .to_vec();
+        let parsed = match key_type {
+            KeyType::RSA => aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map(|_| ()),
+            KeyType::EC => aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &der,
+            )
+            .map(|_| ()),
+            _ => aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&der).map(|_| ()),
+        };
+        assert!(parsed.is_ok(), "{key_type:?}: not a PKCS#8 aws-lc accepts");
+        let template = [
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(key_type),
+            Attribute::Sign(true),
+        ];
+        let back = s
+            .unwrap_key(&Mechanism::AesKeyWrapPad, kek, &wrapped, &template)
+            .unwrap();
+        let sig = s.sign(&sign_mech, back, b"wrapped and back").unwrap();
+        s.verify(&sign_mech, public, b"wrapped and back", &sig)
+            .unwrap();
+        let mut tampered = wrapped.clone();
+        tampered[3] ^= 1;
+        assert_rv(
+            s.unwrap_key(&Mechanism::AesKeyWrapPad, kek, &tampered, &template),
+            RvError::WrappedKeyInvalid,
+        );
+    }
+}

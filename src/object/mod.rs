@@ -2,6 +2,7 @@
 
 pub mod attr;
 pub mod key;
+pub mod pkcs8;
 pub mod rules;
 pub mod template;
 
