@@ -261,6 +261,8 @@ enum Exercise {
     Sign(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, Vec<u8>),
     /// Encrypt with `.0`, decrypt with `.1`: the round trip gives `data` back.
     Crypt(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, Vec<u8>),
+    /// Derive a data object (CKM_HKDF_DATA) of the given length from the base key.
+    DeriveData(CK_OBJECT_HANDLE, CK_ULONG),
     /// Derive a generic secret of the given length from the base key.
     Derive(CK_OBJECT_HANDLE, Option<CK_ULONG>),
 }
@@ -446,6 +448,21 @@ fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
             };
             (bytes_of(&p), Derive(sec, Some(42)))
         }
+        CKM_HKDF_DATA => {
+            static INFO: [u8; 4] = *b"data";
+            let p = CK_HKDF_PARAMS {
+                bExtract: 1,
+                bExpand: 1,
+                prfHashMechanism: CKM_SHA256,
+                ulSaltType: CKF_HKDF_SALT_NULL,
+                pSalt: std::ptr::null_mut(),
+                ulSaltLen: 0,
+                hSaltKey: 0,
+                pInfo: INFO.as_ptr() as *mut u8,
+                ulInfoLen: 4,
+            };
+            (bytes_of(&p), DeriveData(sec, 40))
+        }
         CKM_PKCS5_PBKD2 => {
             static SALT: [u8; 4] = *b"salt";
             static PASSWORD: [u8; 8] = *b"password";
@@ -545,6 +562,27 @@ fn exercise(s: &Session, mut m: Mech, ex: Exercise) {
             let pt = run(f.C_Decrypt.unwrap(), s, &ct, "C_Decrypt", ty);
             assert_eq!(pt, data, "round trip with mechanism 0x{ty:x}");
         }
+        Exercise::DeriveData(base, len) => {
+            let mut class = CKO_DATA.to_ne_bytes().to_vec();
+            let mut value_len = len.to_ne_bytes().to_vec();
+            let mut t = [
+                attr_bytes(CKA_CLASS, &mut class),
+                attr_bytes(CKA_VALUE_LEN, &mut value_len),
+            ];
+            let mut raw_m = m.raw();
+            let mut h = 0;
+            // SAFETY: live mechanism, template and out-handle.
+            let rv = unsafe {
+                raw().C_DeriveKey.unwrap()(s.handle(), &mut raw_m, base, t.as_mut_ptr(), 2, &mut h)
+            };
+            ok(rv, "C_DeriveKey (data)", ty);
+            let mut value = vec![0u8; 64];
+            let mut a = attr_bytes(CKA_VALUE, &mut value);
+            // SAFETY: one live attribute with a 64-byte buffer.
+            let rv = unsafe { raw().C_GetAttributeValue.unwrap()(s.handle(), h, &mut a, 1) };
+            ok(rv, "CKA_VALUE of the derived data object", ty);
+            assert_eq!(a.ulValueLen, len);
+        }
         Exercise::Derive(base, len) => {
             let (mut class, mut kt) = (
                 CKO_SECRET_KEY.to_ne_bytes().to_vec(),
@@ -629,7 +667,7 @@ fn every_listed_mechanism_does_what_its_info_says() {
             Exercise::Digest(_) => has(CKF_DIGEST),
             Exercise::Sign(..) => has(CKF_SIGN | CKF_VERIFY),
             Exercise::Crypt(..) => has(CKF_ENCRYPT | CKF_DECRYPT),
-            Exercise::Derive(..) => has(CKF_DERIVE),
+            Exercise::Derive(..) | Exercise::DeriveData(..) => has(CKF_DERIVE),
         };
         assert!(
             promised,

@@ -337,7 +337,7 @@ pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismReques
         // SAFETY: forwarded contract.
         CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => unsafe { ecdh(pp, len) }?,
         // SAFETY: forwarded contract.
-        CKM_HKDF_DERIVE => unsafe { hkdf(pp, len) }?,
+        CKM_HKDF_DERIVE | CKM_HKDF_DATA => unsafe { hkdf(pp, len) }?,
         // SAFETY: forwarded contract.
         CKM_PKCS5_PBKD2 => unsafe { pbkdf2(pp, len) }?,
         CKM_AES_ECB_ENCRYPT_DATA => {

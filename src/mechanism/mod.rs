@@ -185,6 +185,7 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_SHA3_512_HMAC, &hmac::Hmac),
     (CKM_SHA3_512_HMAC_GENERAL, &hmac::Hmac),
     (CKM_HKDF_DERIVE, &hkdf::Hkdf),
+    (CKM_HKDF_DATA, &hkdf::Hkdf),
     (CKM_PKCS5_PBKD2, &pbkdf2::Pbkdf2),
 ];
 

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest};
 use crate::object::attr::parse_ulong;
 use crate::object::template::{self, Origin};
-use crate::object::Attributes;
+use crate::object::{Attributes, Object};
 use crate::token::Login;
 
 /// The derived key's length: CKA_VALUE_LEN if the template has it (checked against the key
@@ -49,6 +49,9 @@ impl Provider {
             return Err(Error::MechanismInvalid);
         }
         let base_obj = self.operation_object(h, base, CKA_DERIVE, m)?;
+        if m.ty == CKM_HKDF_DATA {
+            return self.derive_data(h, m, &base_obj, template);
+        }
         let template =
             &template::with_imposed(base_obj.attrs().get(CKA_DERIVE_TEMPLATE), template)?;
         let key_type = template
@@ -68,6 +71,32 @@ impl Provider {
         let value = mech.derive(m, &*base_obj.key()?, len)?;
         check_length(key_type, &value)?;
         attrs.set_ulong(CKA_VALUE_LEN, value.len() as CK_ULONG);
+        attrs.set(CKA_VALUE, value.to_vec());
+        Ok(token.add_object(attrs, s.handle)?.0)
+    }
+
+    /// CKM_HKDF_DATA: the output becomes the CKA_VALUE of a data object; its length comes
+    /// from CKA_VALUE_LEN in the template, which the data object itself does not keep.
+    fn derive_data(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        base: &Object,
+        template: &Attributes,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (s, token) = self.session_token(h)?;
+        let len = template
+            .get(CKA_VALUE_LEN)
+            .ok_or(Error::TemplateIncomplete)
+            .and_then(parse_ulong)?;
+        let mut rest = template.clone();
+        rest.remove(CKA_VALUE_LEN);
+        let shape = template::shape_of(&rest, Some(CKO_DATA), None)?;
+        let is_so = token.login_state()? == Login::So;
+        let mut attrs = template::new_object(shape, &rest, Origin::Create, is_so)?;
+        check_write(&s, token, &attrs)?;
+        let len = usize::try_from(len).map_err(|_| Error::AttributeValueInvalid)?;
+        let value = mechanism::lookup(m.ty)?.derive(m, &*base.key()?, Some(len))?;
         attrs.set(CKA_VALUE, value.to_vec());
         Ok(token.add_object(attrs, s.handle)?.0)
     }
