@@ -362,12 +362,7 @@ fn with_param<T: ?Sized>(ty: CK_MECHANISM_TYPE, param: &T) -> CK_MECHANISM {
     }
 }
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
+use common::hex;
 
 // ---------------------------------------------------------------------------------------------
 // Thin wrappers: each passes NULL or live memory of the stated size, so each call is sound

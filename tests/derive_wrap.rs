@@ -13,12 +13,7 @@ use cryptoki::session::Session;
 
 use common::{assert_rv, user_session};
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use common::hex;
 
 const P256_PARAMS: &str = "06082a8648ce3d030107";
 const ED25519_OID: &str = "06032b6570";

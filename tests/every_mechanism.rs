@@ -277,6 +277,21 @@ fn hash_len(ty: CK_MECHANISM_TYPE) -> usize {
     }
 }
 
+/// CK_HKDF_PARAMS: extract and expand with SHA-256, no salt, `info`.
+fn hkdf_params(info: &'static [u8]) -> Vec<u8> {
+    bytes_of(&CK_HKDF_PARAMS {
+        bExtract: 1,
+        bExpand: 1,
+        prfHashMechanism: CKM_SHA256,
+        ulSaltType: CKF_HKDF_SALT_NULL,
+        pSalt: std::ptr::null_mut(),
+        ulSaltLen: 0,
+        hSaltKey: 0,
+        pInfo: info.as_ptr() as *mut u8,
+        ulInfoLen: info.len() as CK_ULONG,
+    })
+}
+
 /// The parameter and the exercise for `ty`; None if the test does not know it.
 fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
     use Exercise::*;
@@ -433,36 +448,8 @@ fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
         | CKM_SHA3_256_HMAC_GENERAL
         | CKM_SHA3_384_HMAC_GENERAL
         | CKM_SHA3_512_HMAC_GENERAL => (general, Sign(sec, sec, msg)),
-        CKM_HKDF_DERIVE => {
-            static INFO: [u8; 4] = *b"info";
-            let p = CK_HKDF_PARAMS {
-                bExtract: 1,
-                bExpand: 1,
-                prfHashMechanism: CKM_SHA256,
-                ulSaltType: CKF_HKDF_SALT_NULL,
-                pSalt: std::ptr::null_mut(),
-                ulSaltLen: 0,
-                hSaltKey: 0,
-                pInfo: INFO.as_ptr() as *mut u8,
-                ulInfoLen: 4,
-            };
-            (bytes_of(&p), Derive(sec, Some(42)))
-        }
-        CKM_HKDF_DATA => {
-            static INFO: [u8; 4] = *b"data";
-            let p = CK_HKDF_PARAMS {
-                bExtract: 1,
-                bExpand: 1,
-                prfHashMechanism: CKM_SHA256,
-                ulSaltType: CKF_HKDF_SALT_NULL,
-                pSalt: std::ptr::null_mut(),
-                ulSaltLen: 0,
-                hSaltKey: 0,
-                pInfo: INFO.as_ptr() as *mut u8,
-                ulInfoLen: 4,
-            };
-            (bytes_of(&p), DeriveData(sec, 40))
-        }
+        CKM_HKDF_DERIVE => (hkdf_params(b"info"), Derive(sec, Some(42))),
+        CKM_HKDF_DATA => (hkdf_params(b"data"), DeriveData(sec, 40)),
         CKM_PKCS5_PBKD2 => {
             static SALT: [u8; 4] = *b"salt";
             static PASSWORD: [u8; 8] = *b"password";

@@ -11,12 +11,7 @@ use cryptoki_sys::*;
 
 use common::{raw, user_session};
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use common::hex;
 
 /// A CK_MECHANISM whose parameter (if any) lives in `param`.
 fn mech(ty: CK_MECHANISM_TYPE, param: &mut [u8]) -> CK_MECHANISM {

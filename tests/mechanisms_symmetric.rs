@@ -18,13 +18,7 @@ use cryptoki_sys::{
     CK_ULONG_PTR,
 };
 
-fn hex(s: &str) -> Vec<u8> {
-    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
-}
+use common::hex;
 
 /// A deterministic, non-repeating test message of `len` bytes.
 fn message(len: usize) -> Vec<u8> {

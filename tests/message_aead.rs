@@ -12,13 +12,7 @@ use cryptoki_sys::*;
 
 use common::{c_fn, user_session};
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use common::hex;
 
 const KEY: &str = "feffe9928665731c6d6a8f9467308308";
 const IV: &str = "cafebabefacedbaddecaf888";

@@ -50,6 +50,17 @@ fn cancel(s: &Session, flags: CK_FLAGS) -> CK_RV {
     unsafe { f(s.handle(), flags) }
 }
 
+/// A generic secret that can sign (HMAC).
+fn hmac_key(s: &Session) -> cryptoki::object::ObjectHandle {
+    s.create_object(&[
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Value(vec![1; 32]),
+        Attribute::Sign(true),
+    ])
+    .unwrap()
+}
+
 #[test]
 fn a_saved_digest_resumes_in_another_session() {
     let (slot, _) = fresh_token();
@@ -77,14 +88,7 @@ fn operation_state_errors() {
     let (rv, _) = get_state(&s, false);
     assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED);
     assert_eq!(set_state(&s, b"not a state", 0), CKR_SAVED_STATE_INVALID);
-    let key = s
-        .create_object(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::GENERIC_SECRET),
-            Attribute::Value(vec![1; 32]),
-            Attribute::Sign(true),
-        ])
-        .unwrap();
+    let key = hmac_key(&s);
     s.digest_init(&Mechanism::Sha256).unwrap();
     let (rv, blob) = get_state(&s, false);
     assert_eq!(rv, CKR_OK);
@@ -105,14 +109,7 @@ fn session_cancel_ends_the_named_operations_only() {
     let (slot, _) = fresh_token();
     let s = p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = s
-        .create_object(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::GENERIC_SECRET),
-            Attribute::Value(vec![1; 32]),
-            Attribute::Sign(true),
-        ])
-        .unwrap();
+    let key = hmac_key(&s);
     s.digest_init(&Mechanism::Sha256).unwrap();
     s.sign_init(&Mechanism::Sha256Hmac, key).unwrap();
     assert_eq!(cancel(&s, CKF_DIGEST), CKR_OK);

@@ -9,22 +9,9 @@ use crate::error::{Error, Result};
 
 pub(super) struct Sha;
 
-/// The algorithm of a plain digest mechanism.
+/// The algorithm of a plain digest mechanism (the same table PSS and OAEP name hashes by).
 pub(super) fn alg(ty: CK_MECHANISM_TYPE) -> Result<DigestAlg> {
-    Ok(match ty {
-        CKM_SHA_1 => DigestAlg::Sha1,
-        CKM_SHA224 => DigestAlg::Sha224,
-        CKM_SHA256 => DigestAlg::Sha256,
-        CKM_SHA384 => DigestAlg::Sha384,
-        CKM_SHA512 => DigestAlg::Sha512,
-        CKM_SHA512_224 => DigestAlg::Sha512_224,
-        CKM_SHA512_256 => DigestAlg::Sha512_256,
-        CKM_SHA3_224 => DigestAlg::Sha3_224,
-        CKM_SHA3_256 => DigestAlg::Sha3_256,
-        CKM_SHA3_384 => DigestAlg::Sha3_384,
-        CKM_SHA3_512 => DigestAlg::Sha3_512,
-        _ => return Err(Error::MechanismInvalid),
-    })
+    super::param::hash_alg(ty).map_err(|_| Error::MechanismInvalid)
 }
 
 #[derive(Clone)]

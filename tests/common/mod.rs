@@ -182,3 +182,12 @@ pub fn c_fn<T: Copy>(name: &str) -> T {
     // SAFETY: callers name a PKCS#11 export and give its prototype.
     *unsafe { lib.get::<T>(name.as_bytes()) }.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
+
+/// Decode hex (whitespace ignored), for test vectors.
+pub fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
