@@ -7,7 +7,7 @@ use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
     KeySize, OaepAlgorithm, OaepPublicEncryptingKey, PublicEncryptingKey, PublicKeyComponents,
-    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
 };
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, EcdsaVerificationAlgorithm, KeyPair as _,
@@ -619,21 +619,48 @@ struct Oaep {
     hash: MechanismType,
     mgf: PkcsMgfType,
     hash_len: usize,
-    aws: &'static OaepAlgorithm,
+    /// The same scheme in aws-lc-rs, where it has one (not for SHA-224).
+    aws: Option<&'static OaepAlgorithm>,
 }
 
 const OAEP_SHA1: Oaep = Oaep {
     hash: MechanismType::SHA1,
     mgf: PkcsMgfType::MGF1_SHA1,
     hash_len: 20,
-    aws: &OAEP_SHA1_MGF1SHA1,
+    aws: Some(&OAEP_SHA1_MGF1SHA1),
+};
+const OAEP_SHA224: Oaep = Oaep {
+    hash: MechanismType::SHA224,
+    mgf: PkcsMgfType::MGF1_SHA224,
+    hash_len: 28,
+    aws: None,
 };
 const OAEP_SHA256: Oaep = Oaep {
     hash: MechanismType::SHA256,
     mgf: PkcsMgfType::MGF1_SHA256,
     hash_len: 32,
-    aws: &OAEP_SHA256_MGF1SHA256,
+    aws: Some(&OAEP_SHA256_MGF1SHA256),
 };
+const OAEP_SHA384: Oaep = Oaep {
+    hash: MechanismType::SHA384,
+    mgf: PkcsMgfType::MGF1_SHA384,
+    hash_len: 48,
+    aws: Some(&OAEP_SHA384_MGF1SHA384),
+};
+const OAEP_SHA512: Oaep = Oaep {
+    hash: MechanismType::SHA512,
+    mgf: PkcsMgfType::MGF1_SHA512,
+    hash_len: 64,
+    aws: Some(&OAEP_SHA512_MGF1SHA512),
+};
+/// Every OAEP hash the module offers.
+const OAEPS: [&Oaep; 5] = [
+    &OAEP_SHA1,
+    &OAEP_SHA224,
+    &OAEP_SHA256,
+    &OAEP_SHA384,
+    &OAEP_SHA512,
+];
 const LABEL: &[u8] = b"keyward oaep label";
 const SECRET: &[u8] = b"a secret worth wrapping";
 
@@ -649,7 +676,7 @@ fn rsa_oaep_round_trip() {
     let s = common::user_session();
     let pair = rsa_pair(&s, RSA_BITS);
     let k = RSA_BITS as usize / 8;
-    for oaep in [&OAEP_SHA1, &OAEP_SHA256] {
+    for oaep in OAEPS {
         for label in [None, Some(LABEL)] {
             let mech = oaep.mechanism(label);
             let max = vec![0xa5; k - 2 * oaep.hash_len - 2];
@@ -679,11 +706,11 @@ fn rsa_oaep_decrypts_aws_lc_ciphertext() {
     let components = PublicKeyComponents { n, e };
     let public: PublicEncryptingKey = components.try_into().expect("aws-lc public key");
     let public = OaepPublicEncryptingKey::new(public).expect("OAEP key");
-    for oaep in [&OAEP_SHA256, &OAEP_SHA1] {
+    for (oaep, aws) in OAEPS.iter().filter_map(|o| Some((o, o.aws?))) {
         for label in [None, Some(LABEL)] {
             let mut buf = vec![0; public.ciphertext_size()];
             let ct = public
-                .encrypt(oaep.aws, SECRET, &mut buf, label)
+                .encrypt(aws, SECRET, &mut buf, label)
                 .expect("aws-lc OAEP encrypt");
             let pt = s.decrypt(&oaep.mechanism(label), pair.private, ct);
             assert_eq!(pt.expect("C_Decrypt"), SECRET, "{:?} {label:?}", oaep.hash);
