@@ -615,3 +615,99 @@ fn private_keys_wrap_as_pkcs8_and_unwrap_into_working_keys() {
         );
     }
 }
+
+/// CKM_SP800_108_COUNTER_KDF with a 32-bit big-endian counter before the fixed input equals
+/// aws-lc's independent KBKDF_ctr_hmac; a little-endian counter gives something else, and a
+/// list without a counter is refused.
+#[test]
+fn sp800_108_counter_kdf_matches_aws_lc() {
+    use aws_lc_rs::kdf::{get_kbkdf_ctr_hmac_algorithm, kbkdf_ctr_hmac, KbkdfCtrHmacAlgorithmId};
+    use cryptoki_sys::*;
+    let s = user_session();
+    let key_bytes = [0x5au8; 32];
+    let base = secret(
+        &s,
+        KeyType::GENERIC_SECRET,
+        &key_bytes,
+        &[Attribute::Derive(true)],
+    );
+    let raw = common::raw();
+    let mut info = b"label\x00context".to_vec();
+    let mut derive = |little_endian: u8, with_counter: bool, id: &str| {
+        let mut counter = CK_SP800_108_COUNTER_FORMAT {
+            bLittleEndian: little_endian,
+            ulWidthInBits: 32,
+        };
+        let mut data = vec![CK_PRF_DATA_PARAM {
+            type_: CK_SP800_108_BYTE_ARRAY,
+            pValue: info.as_mut_ptr().cast(),
+            ulValueLen: info.len() as CK_ULONG,
+        }];
+        if with_counter {
+            data.insert(
+                0,
+                CK_PRF_DATA_PARAM {
+                    type_: CK_SP800_108_ITERATION_VARIABLE,
+                    pValue: (&mut counter as *mut CK_SP800_108_COUNTER_FORMAT).cast(),
+                    ulValueLen: std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>() as CK_ULONG,
+                },
+            );
+        }
+        let mut params = CK_SP800_108_KDF_PARAMS {
+            prfType: CKM_SHA256_HMAC,
+            ulNumberOfDataParams: data.len() as CK_ULONG,
+            pDataParams: data.as_mut_ptr(),
+            ulAdditionalDerivedKeys: 0,
+            pAdditionalDerivedKeys: std::ptr::null_mut(),
+        };
+        let mut m = CK_MECHANISM {
+            mechanism: CKM_SP800_108_COUNTER_KDF,
+            pParameter: (&mut params as *mut CK_SP800_108_KDF_PARAMS).cast(),
+            ulParameterLen: std::mem::size_of::<CK_SP800_108_KDF_PARAMS>() as CK_ULONG,
+        };
+        let (mut class, mut kt, mut len) = (
+            CKO_SECRET_KEY.to_ne_bytes().to_vec(),
+            CKK_GENERIC_SECRET.to_ne_bytes().to_vec(),
+            (42 as CK_ULONG).to_ne_bytes().to_vec(),
+        );
+        let (mut no, mut yes, mut id_bytes) = (vec![0u8], vec![1u8], id.as_bytes().to_vec());
+        let mut t = [
+            raw_attr(CKA_CLASS, &mut class),
+            raw_attr(CKA_KEY_TYPE, &mut kt),
+            raw_attr(CKA_VALUE_LEN, &mut len),
+            raw_attr(CKA_SENSITIVE, &mut no),
+            raw_attr(CKA_EXTRACTABLE, &mut yes),
+            raw_attr(CKA_ID, &mut id_bytes),
+        ];
+        let mut h = 0;
+        // SAFETY: live mechanism, parameters, template and out-handle.
+        let rv = unsafe {
+            raw.C_DeriveKey.unwrap()(
+                s.handle(),
+                &mut m,
+                base.handle(),
+                t.as_mut_ptr(),
+                t.len() as CK_ULONG,
+                &mut h,
+            )
+        };
+        (rv == CKR_OK)
+            .then(|| {
+                value(
+                    &s,
+                    s.find_objects(&[Attribute::Id(id.as_bytes().to_vec())])
+                        .unwrap()[0],
+                )
+            })
+            .ok_or(rv)
+    };
+    let mut expected = [0u8; 42];
+    let alg = get_kbkdf_ctr_hmac_algorithm(KbkdfCtrHmacAlgorithmId::Sha256).unwrap();
+    kbkdf_ctr_hmac(alg, &key_bytes, b"label\x00context", &mut expected).unwrap();
+    assert_eq!(derive(0, true, "kbkdf-be").unwrap(), expected.to_vec());
+    assert_ne!(derive(1, true, "kbkdf-le").unwrap(), expected.to_vec());
+    assert_eq!(
+        derive(0, false, "kbkdf-none"),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
+}

@@ -292,6 +292,35 @@ fn hkdf_params(info: &'static [u8]) -> Vec<u8> {
     })
 }
 
+/// CK_SP800_108_KDF_PARAMS: HMAC-SHA-256, a 32-bit big-endian counter, then a label. The
+/// memory it points to is leaked: it must outlive every call of the test.
+fn kbkdf_params() -> Vec<u8> {
+    let counter = Box::leak(Box::new(CK_SP800_108_COUNTER_FORMAT {
+        bLittleEndian: 0,
+        ulWidthInBits: 32,
+    }));
+    let label: &'static mut [u8] = Box::leak(b"keyward kbkdf".to_vec().into_boxed_slice());
+    let data = Box::leak(Box::new([
+        CK_PRF_DATA_PARAM {
+            type_: CK_SP800_108_ITERATION_VARIABLE,
+            pValue: (counter as *mut CK_SP800_108_COUNTER_FORMAT).cast(),
+            ulValueLen: std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>() as CK_ULONG,
+        },
+        CK_PRF_DATA_PARAM {
+            type_: CK_SP800_108_BYTE_ARRAY,
+            pValue: label.as_mut_ptr().cast(),
+            ulValueLen: label.len() as CK_ULONG,
+        },
+    ]));
+    bytes_of(&CK_SP800_108_KDF_PARAMS {
+        prfType: CKM_SHA256_HMAC,
+        ulNumberOfDataParams: 2,
+        pDataParams: data.as_mut_ptr(),
+        ulAdditionalDerivedKeys: 0,
+        pAdditionalDerivedKeys: std::ptr::null_mut(),
+    })
+}
+
 /// The parameter and the exercise for `ty`; None if the test does not know it.
 fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
     use Exercise::*;
@@ -450,6 +479,7 @@ fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
         | CKM_SHA3_512_HMAC_GENERAL => (general, Sign(sec, sec, msg)),
         CKM_HKDF_DERIVE => (hkdf_params(b"info"), Derive(sec, Some(42))),
         CKM_HKDF_DATA => (hkdf_params(b"data"), DeriveData(sec, 40)),
+        CKM_SP800_108_COUNTER_KDF => (kbkdf_params(), Derive(sec, Some(48))),
         CKM_PKCS5_PBKD2 => {
             static SALT: [u8; 4] = *b"salt";
             static PASSWORD: [u8; 8] = *b"password";

@@ -264,6 +264,59 @@ unsafe fn hkdf(p: *const c_void, len: CK_ULONG) -> Result<Param> {
     })
 }
 
+/// CK_SP800_108_KDF_PARAMS in counter mode: its CK_PRF_DATA_PARAM list, in order.
+/// Additional derived keys are not offered (CKR_MECHANISM_PARAM_INVALID).
+unsafe fn kbkdf(p: *const c_void, len: CK_ULONG) -> Result<Param> {
+    use crate::mechanism::KbkdfPart;
+    // SAFETY: length checked by param_struct.
+    let s: CK_SP800_108_KDF_PARAMS = unsafe { param_struct(p, len) }?;
+    if s.ulAdditionalDerivedKeys != 0 || s.pDataParams.is_null() || s.ulNumberOfDataParams == 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: pDataParams holds ulNumberOfDataParams CK_PRF_DATA_PARAMs.
+    let list =
+        unsafe { std::slice::from_raw_parts(s.pDataParams, s.ulNumberOfDataParams as usize) };
+    let mut parts = Vec::with_capacity(list.len());
+    for d in list {
+        let part = match d.type_ {
+            CK_SP800_108_ITERATION_VARIABLE => {
+                // SAFETY: this entry's pValue holds a CK_SP800_108_COUNTER_FORMAT.
+                let f: CK_SP800_108_COUNTER_FORMAT =
+                    unsafe { param_struct(d.pValue, d.ulValueLen) }?;
+                KbkdfPart::Counter {
+                    little_endian: f.bLittleEndian != 0,
+                    bits: f.ulWidthInBits,
+                }
+            }
+            CK_SP800_108_DKM_LENGTH => {
+                // SAFETY: this entry's pValue holds a CK_SP800_108_DKM_LENGTH_FORMAT.
+                let f: CK_SP800_108_DKM_LENGTH_FORMAT =
+                    unsafe { param_struct(d.pValue, d.ulValueLen) }?;
+                let segments = match f.dkmLengthMethod {
+                    CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS => false,
+                    CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS => true,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
+                KbkdfPart::Length {
+                    segments,
+                    little_endian: f.bLittleEndian != 0,
+                    bits: f.ulWidthInBits,
+                }
+            }
+            // SAFETY: this entry's pValue holds ulValueLen bytes.
+            CK_SP800_108_BYTE_ARRAY => {
+                KbkdfPart::Bytes(unsafe { param_bytes(d.pValue as *const u8, d.ulValueLen) }?)
+            }
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        parts.push(part);
+    }
+    Ok(Param::Kbkdf {
+        prf: s.prfType,
+        parts,
+    })
+}
+
 /// Password lengths above this are taken for the 2.40 layout's `CK_ULONG_PTR`.
 const MAX_PASSWORD: CK_ULONG = 4096;
 
@@ -340,6 +393,8 @@ pub(super) unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<MechanismReques
         CKM_HKDF_DERIVE | CKM_HKDF_DATA => unsafe { hkdf(pp, len) }?,
         // SAFETY: forwarded contract.
         CKM_PKCS5_PBKD2 => unsafe { pbkdf2(pp, len) }?,
+        // SAFETY: forwarded contract.
+        CKM_SP800_108_COUNTER_KDF => unsafe { kbkdf(pp, len) }?,
         CKM_AES_ECB_ENCRYPT_DATA => {
             // SAFETY: length checked by param_struct.
             let s: CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(pp, len) }?;

@@ -9,6 +9,7 @@ mod ec;
 mod ecdh;
 mod hkdf;
 mod hmac;
+mod kbkdf;
 mod keywrap;
 mod mac;
 pub mod message;
@@ -23,7 +24,7 @@ use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 pub use ops::{Cipher, Digester, Signer, Verifier};
-pub use param::{MechanismRequest, Param};
+pub use param::{KbkdfPart, MechanismRequest, Param};
 
 use crate::error::{Error, Result};
 use crate::object::key::KeyMaterial;
@@ -187,6 +188,7 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_HKDF_DERIVE, &hkdf::Hkdf),
     (CKM_HKDF_DATA, &hkdf::Hkdf),
     (CKM_PKCS5_PBKD2, &pbkdf2::Pbkdf2),
+    (CKM_SP800_108_COUNTER_KDF, &kbkdf::Kbkdf),
 ];
 
 /// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.

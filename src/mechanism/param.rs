@@ -56,6 +56,11 @@ pub enum Param {
         prf: CK_ULONG,
         password: SecretBytes,
     },
+    /// CK_SP800_108_KDF_PARAMS (counter mode, no additional derived keys).
+    Kbkdf {
+        prf: CK_MECHANISM_TYPE,
+        parts: Vec<KbkdfPart>,
+    },
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     CbcEncryptData { iv: [u8; 16], data: Vec<u8> },
     /// CK_AES_CTR_PARAMS.
@@ -63,6 +68,21 @@ pub enum Param {
         counter_bits: CK_ULONG,
         block: [u8; 16],
     },
+}
+
+/// One CK_PRF_DATA_PARAM of an SP 800-108 KDF: what goes into each PRF input, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KbkdfPart {
+    /// The iteration counter, `bits` wide.
+    Counter { little_endian: bool, bits: CK_ULONG },
+    /// The derived length L in bits, `bits` wide; `segments`: L counts whole PRF outputs.
+    Length {
+        segments: bool,
+        little_endian: bool,
+        bits: CK_ULONG,
+    },
+    /// Fixed bytes (label, context, separator).
+    Bytes(Vec<u8>),
 }
 
 /// Secret bytes in a mechanism parameter (a password): zeroized on drop, never printed.
