@@ -34,6 +34,9 @@ pub struct SlotConfig {
     pub pin_min_len: usize,
     pub pin_max_len: usize,
     pub kdf: KdfCost,
+    /// Whether RSA private keys below 2048 bits may sign and decrypt (they always verify
+    /// and encrypt). Off by default.
+    pub allow_rsa_1024_private: bool,
 }
 
 impl SlotConfig {
@@ -46,6 +49,7 @@ impl SlotConfig {
             pin_min_len: 4,
             pin_max_len: 255,
             kdf: KdfCost::default(),
+            allow_rsa_1024_private: false,
         }
     }
 
@@ -80,6 +84,7 @@ struct FileSlot {
     pin_max_len: Option<usize>,
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
+    allow_rsa_1024_private: Option<bool>,
 }
 
 impl Config {
@@ -105,7 +110,8 @@ impl Config {
     }
 
     /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
-    /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`).
+    /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`,
+    /// `allow_rsa_1024_private`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             eprintln!("keyward: {e}");
@@ -135,6 +141,7 @@ impl FileSlot {
         s.pin_max_len = self.pin_max_len.unwrap_or(s.pin_max_len);
         s.kdf.memory_kib = self.argon2_memory_kib.unwrap_or(s.kdf.memory_kib).max(8);
         s.kdf.iterations = self.argon2_iterations.unwrap_or(s.kdf.iterations).max(1);
+        s.allow_rsa_1024_private = self.allow_rsa_1024_private.unwrap_or(false);
         if s.pin_min_len > s.pin_max_len {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");
             return Err(Error::GeneralError);
@@ -168,12 +175,13 @@ mod tests {
     #[test]
     fn parses_several_slots_with_policy() {
         let c = Config::parse(
-            "[[slot]]\npath = \"/a\"\npin_max_retries = 3\n[[slot]]\npath = \"/b\"\nlabel = \"B\"\n",
+            "[[slot]]\npath = \"/a\"\npin_max_retries = 3\n[[slot]]\npath = \"/b\"\nlabel = \"B\"\nallow_rsa_1024_private = true\n",
         )
         .unwrap();
         assert_eq!(c.slots.len(), 2);
         assert_eq!(c.slots[0].pin_max_retries, 3);
         assert_eq!(c.slots[1].description, "B");
+        assert!(!c.slots[0].allow_rsa_1024_private && c.slots[1].allow_rsa_1024_private);
         assert_eq!(c.slots[1].db_path(), PathBuf::from("/b/token.db"));
     }
 

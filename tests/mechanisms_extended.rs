@@ -388,6 +388,32 @@ fn rsa_1024_verifies_but_does_not_sign() {
             Attribute::Verify(true),
         ])
         .unwrap();
+    // A 1024-bit private key imports, but by default it may not sign (CKR_KEY_SIZE_RANGE);
+    // a slot configured with `allow_rsa_1024_private` lets it.
+    let c = keyward::crypto::rsa::generate(1024, &[1, 0, 1]).unwrap();
+    let import = |s: &Session| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Modulus(c.n.clone()),
+            Attribute::PublicExponent(c.e.clone()),
+            Attribute::PrivateExponent(c.d.clone()),
+            Attribute::Prime1(c.p.clone()),
+            Attribute::Prime2(c.q.clone()),
+            Attribute::Exponent1(c.dp.clone()),
+            Attribute::Exponent2(c.dq.clone()),
+            Attribute::Coefficient(c.qinv.clone()),
+            Attribute::Sign(true),
+        ])
+        .unwrap()
+    };
+    assert_eq!(
+        sign(&s, CKM_SHA256_RSA_PKCS, &mut [], import(&s), b"m"),
+        Err(CKR_KEY_SIZE_RANGE)
+    );
+    let legacy = common::legacy_rsa_token();
+    let sig = sign(&legacy, CKM_SHA256_RSA_PKCS, &mut [], import(&legacy), b"m").unwrap();
+    assert_eq!(sig.len(), 128);
     // Verification runs (and fails on a made-up signature), it is not refused for the size.
     assert_eq!(
         verify(&s, CKM_SHA256_RSA_PKCS, &mut [], public, b"m", &[1u8; 128]),

@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 
 pub use ops::{Cipher, Digester, Signer, Verifier};
 pub use param::{KbkdfPart, MechanismRequest, Param};
+pub use rsa::MIN_BITS as RSA_MIN_BITS;
 
 use crate::error::{Error, Result};
 use crate::object::key::KeyMaterial;

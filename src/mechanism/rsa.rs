@@ -18,8 +18,8 @@ use crate::object::Attributes;
 
 pub(super) struct Rsa;
 
-/// Smallest modulus this token generates, signs or decrypts with.
-const MIN_BITS: CK_ULONG = 2048;
+/// Smallest modulus this token generates (and, by default, signs or decrypts with).
+pub const MIN_BITS: CK_ULONG = 2048;
 /// Smallest modulus it still verifies and encrypts with (imported legacy keys).
 const MIN_PUBLIC_BITS: CK_ULONG = 1024;
 const MAX_BITS: CK_ULONG = 8192;
@@ -120,12 +120,10 @@ fn encryption(m: &MechanismRequest) -> Result<EncPadding> {
     }
 }
 
-/// A private key for signing or decrypting: CKR_KEY_SIZE_RANGE below [`MIN_BITS`].
+/// A private key for signing or decrypting (the token's policy on keys below 2048 bits is
+/// applied by the provider, which knows the slot's configuration).
 fn private(key: &Arc<KeyMaterial>) -> Result<Arc<KeyMaterial>> {
     match &**key {
-        KeyMaterial::RsaPrivate(k) if (k.modulus_len() as CK_ULONG) * 8 < MIN_BITS => {
-            Err(Error::KeySizeRange)
-        }
         KeyMaterial::RsaPrivate(_) => Ok(key.clone()),
         _ => Err(Error::KeyTypeInconsistent),
     }

@@ -72,6 +72,12 @@ impl Provider {
         if !obj.allows_mechanism(m.ty) {
             return Err(Error::MechanismInvalid);
         }
+        let legacy_rsa = obj.class() == CKO_PRIVATE_KEY
+            && obj.shape().subtype == CKK_RSA
+            && obj.key()?.size() < mechanism::RSA_MIN_BITS as usize;
+        if legacy_rsa && !token.config().allow_rsa_1024_private {
+            return Err(Error::KeySizeRange);
+        }
         Ok(obj)
     }
 

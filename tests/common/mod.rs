@@ -17,6 +17,9 @@ pub const SO_PIN: &str = "so-secret-1";
 pub const USER_PIN: &str = "user-secret-1";
 /// Slots configured per test binary; a binary with more tests than this fails loudly.
 pub const SLOTS: usize = 48;
+/// The one slot configured with `allow_rsa_1024_private = true` (never handed out by
+/// [`claim_slot`]; use [`legacy_rsa_token`]).
+pub const LEGACY_SLOT: usize = SLOTS - 1;
 /// PIN retry limit configured on every slot (small so lockout tests stay short).
 pub const MAX_RETRIES: u32 = 5;
 
@@ -49,8 +52,9 @@ pub fn root_dir() -> &'static Path {
         for i in 0..SLOTS {
             conf.push_str(&format!(
                 "[[slot]]\npath = \"{}\"\nlabel = \"test slot {i}\"\npin_max_retries = {MAX_RETRIES}\n\
-                 argon2_memory_kib = 64\nargon2_iterations = 1\n\n",
-                dir.join(format!("slot{i}")).display()
+                 argon2_memory_kib = 64\nargon2_iterations = 1\nallow_rsa_1024_private = {}\n\n",
+                dir.join(format!("slot{i}")).display(),
+                i == LEGACY_SLOT
             ));
         }
         std::fs::write(dir.join("keyward.toml"), conf).expect("write keyward.toml");
@@ -80,7 +84,7 @@ pub fn claim_slot() -> (Slot, usize) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let index = NEXT.fetch_add(1, Ordering::SeqCst);
     assert!(
-        index < SLOTS,
+        index < LEGACY_SLOT,
         "more tests than configured slots: raise SLOTS"
     );
     let slots = p11().get_all_slots().expect("C_GetSlotList");
@@ -106,6 +110,17 @@ pub fn fresh_token() -> (Slot, PathBuf) {
     let (slot, index) = claim_slot();
     init_token(slot, &format!("token {index}"));
     (slot, slot_dir(index))
+}
+
+/// A logged-in user session on the slot whose policy lets 1024-bit RSA keys sign.
+pub fn legacy_rsa_token() -> Session {
+    let slot = p11().get_all_slots().expect("C_GetSlotList")[LEGACY_SLOT];
+    init_token(slot, "legacy rsa");
+    let session = p11().open_rw_session(slot).expect("C_OpenSession");
+    session
+        .login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("user login");
+    session
 }
 
 /// A read-write session on a fresh token, logged in as the user.
