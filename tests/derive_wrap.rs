@@ -711,3 +711,62 @@ fn sp800_108_counter_kdf_matches_aws_lc() {
         Err(CKR_MECHANISM_PARAM_INVALID)
     );
 }
+
+/// RSA-OAEP and RSA-PKCS wrap a secret key under the public half and unwrap it with the
+/// private half; CKA_ALLOWED_MECHANISMS on the wrapping key is honoured by C_WrapKey too.
+#[test]
+fn rsa_wraps_secret_keys_and_allowed_mechanisms_bind_wrapping() {
+    use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+    use cryptoki::mechanism::MechanismType;
+    let s = user_session();
+    let (public, private) = s
+        .generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &[Attribute::ModulusBits(2048.into()), Attribute::Wrap(true)],
+            &[Attribute::Unwrap(true)],
+        )
+        .unwrap();
+    let target = secret(
+        &s,
+        KeyType::AES,
+        &hex(FIPS197_PT),
+        &[Attribute::Extractable(true)],
+    );
+    let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+        MechanismType::SHA256,
+        PkcsMgfType::MGF1_SHA256,
+        PkcsOaepSource::empty(),
+    ));
+    for mech in [oaep, Mechanism::RsaPkcs] {
+        let wrapped = s.wrap_key(&mech, public, target).unwrap();
+        assert_eq!(wrapped.len(), 256);
+        let back = s
+            .unwrap_key(&mech, private, &wrapped, &readable(KeyType::AES, None))
+            .unwrap();
+        assert_eq!(value(&s, back), hex(FIPS197_PT), "{mech:?}");
+    }
+    let kek = secret(
+        &s,
+        KeyType::AES,
+        &[8; 32],
+        &[
+            Attribute::Wrap(true),
+            Attribute::AllowedMechanisms(vec![MechanismType::AES_KEY_WRAP]),
+        ],
+    );
+    s.wrap_key(&Mechanism::AesKeyWrap, kek, target).unwrap();
+    assert_rv(
+        s.wrap_key(&Mechanism::AesKeyWrapPad, kek, target),
+        RvError::MechanismInvalid,
+    );
+    // CKA_ALLOWED_MECHANISMS (an array attribute of mechanism types) reads back as set.
+    let allowed = s
+        .get_attributes(kek, &[AttributeType::AllowedMechanisms])
+        .unwrap();
+    assert_eq!(
+        allowed,
+        vec![Attribute::AllowedMechanisms(vec![
+            MechanismType::AES_KEY_WRAP
+        ])]
+    );
+}

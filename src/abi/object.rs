@@ -98,7 +98,7 @@ pub unsafe extern "C" fn C_GetAttributeValue(
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
                     note(Error::AttributeTypeInvalid);
                 }
-                Reveal::Value(v) if a.type_ & CKF_ARRAY_ATTRIBUTE != 0 => {
+                Reveal::Value(v) if crate::object::attr::is_template(a.type_) => {
                     // SAFETY: `a` is the caller's attribute; its pValue (if set) holds
                     // ulValueLen bytes of nested CK_ATTRIBUTEs.
                     if let Err(e) = unsafe { reveal_array(a, v) } {

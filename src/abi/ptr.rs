@@ -109,7 +109,8 @@ pub(super) unsafe fn template(p: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result
 }
 
 /// The (type, value) pairs of `count` CK_ATTRIBUTEs at `p` (non-NULL). An attribute array
-/// (CKF_ARRAY_ATTRIBUTE, one level deep) is read and stored as `attr::encode_template`.
+/// of CK_ATTRIBUTE (the template attributes, one level deep) is read and stored as
+/// `attr::encode_template`.
 ///
 /// # Safety
 /// `p` points to `count` CK_ATTRIBUTEs whose pValue point to ulValueLen bytes each.
@@ -122,7 +123,7 @@ unsafe fn pairs(
     let attrs = unsafe { std::slice::from_raw_parts(p, count as usize) };
     let mut out = Vec::with_capacity(attrs.len());
     for a in attrs {
-        if a.type_ & CKF_ARRAY_ATTRIBUTE == 0 {
+        if !crate::object::attr::is_template(a.type_) {
             // SAFETY: each pValue points to ulValueLen bytes.
             let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
             out.push((a.type_, value.to_vec()));

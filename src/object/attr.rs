@@ -51,6 +51,17 @@ pub fn parse_ulong(v: &[u8]) -> Result<CK_ULONG> {
     Ok(CK_ULONG::from_ne_bytes(bytes))
 }
 
+/// Whether `ty` holds an array of CK_ATTRIBUTE (CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
+/// CKA_DERIVE_TEMPLATE). CKA_ALLOWED_MECHANISMS also carries CKF_ARRAY_ATTRIBUTE, but it is
+/// an array of mechanism types, kept as plain bytes.
+pub fn is_template(ty: CK_ATTRIBUTE_TYPE) -> bool {
+    use cryptoki_sys::{CKA_DERIVE_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_WRAP_TEMPLATE};
+    matches!(
+        ty,
+        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE
+    )
+}
+
 /// Encode an attribute template (the value of CKA_WRAP_TEMPLATE and friends) as stored:
 /// per entry the type (8 bytes, big-endian), the value length (4 bytes) and the value.
 #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
