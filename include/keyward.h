@@ -3,11 +3,36 @@
  *
  * Include after pkcs11.h. Every Keyward extension lives in the vendor ranges
  * (CKA_VENDOR_DEFINED, CKM_VENDOR_DEFINED, CKR_VENDOR_DEFINED) above KEYWARD_VENDOR_BASE.
+ * See docs/lifecycle.md for the lifecycle attributes and their state machine.
  */
 #ifndef KEYWARD_H
 #define KEYWARD_H
 
 /* "KW" in the vendor-defined space: all Keyward extensions are offsets from this base. */
 #define KEYWARD_VENDOR_BASE 0x4B570000UL
+
+/* Lifecycle attributes (CK_ULONG values) on every key object. */
+#define CKA_KW_STATE             (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x01UL)
+#define CKA_KW_STATE_CHANGED     (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x02UL) /* Unix seconds, read-only */
+#define CKA_KW_REVOCATION_REASON (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x03UL)
+#define CKA_KW_USAGE_LIMIT       (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x04UL) /* 0: no limit */
+
+/* CKA_KW_STATE values (NIST SP 800-57 Part 1 / KMIP key states). */
+#define KW_STATE_PRE_ACTIVE  1UL
+#define KW_STATE_ACTIVE      2UL
+#define KW_STATE_SUSPENDED   3UL
+#define KW_STATE_DEACTIVATED 4UL
+#define KW_STATE_COMPROMISED 5UL
+#define KW_STATE_DESTROYED   6UL
+
+/* CKA_KW_REVOCATION_REASON values (RFC 5280 / KMIP revocation reasons). */
+#define KW_REASON_NONE                    0UL
+#define KW_REASON_UNSPECIFIED             1UL
+#define KW_REASON_KEY_COMPROMISE          2UL
+#define KW_REASON_CA_COMPROMISE           3UL
+#define KW_REASON_AFFILIATION_CHANGED     4UL
+#define KW_REASON_SUPERSEDED              5UL
+#define KW_REASON_CESSATION_OF_OPERATION  6UL
+#define KW_REASON_PRIVILEGE_WITHDRAWN     7UL
 
 #endif /* KEYWARD_H */

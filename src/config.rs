@@ -37,6 +37,8 @@ pub struct SlotConfig {
     /// Whether RSA private keys below 2048 bits may sign and decrypt (they always verify
     /// and encrypt). Off by default.
     pub allow_rsa_1024_private: bool,
+    /// Whether a compromised key may still verify, decrypt and unwrap (never protect).
+    pub allow_compromised_processing: bool,
 }
 
 impl SlotConfig {
@@ -50,6 +52,7 @@ impl SlotConfig {
             pin_max_len: 255,
             kdf: KdfCost::default(),
             allow_rsa_1024_private: false,
+            allow_compromised_processing: false,
         }
     }
 
@@ -85,6 +88,7 @@ struct FileSlot {
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
     allow_rsa_1024_private: Option<bool>,
+    allow_compromised_processing: Option<bool>,
 }
 
 impl Config {
@@ -111,7 +115,7 @@ impl Config {
 
     /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
     /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`,
-    /// `allow_rsa_1024_private`).
+    /// `allow_rsa_1024_private`, `allow_compromised_processing`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             eprintln!("keyward: {e}");
@@ -142,6 +146,7 @@ impl FileSlot {
         s.kdf.memory_kib = self.argon2_memory_kib.unwrap_or(s.kdf.memory_kib).max(8);
         s.kdf.iterations = self.argon2_iterations.unwrap_or(s.kdf.iterations).max(1);
         s.allow_rsa_1024_private = self.allow_rsa_1024_private.unwrap_or(false);
+        s.allow_compromised_processing = self.allow_compromised_processing.unwrap_or(false);
         if s.pin_min_len > s.pin_max_len {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");
             return Err(Error::GeneralError);

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod mechanism;
 pub mod object;
+pub mod policy;
 pub mod provider;
 pub mod session;
 pub mod store;

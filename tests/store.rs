@@ -8,11 +8,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
 use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::signature::{self as lc_sig, KeyPair as _};
+use common::child::{child_context, child_role, load_module, run_child};
 use common::{assert_rv, p11, pin, USER_PIN};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::RvError;
@@ -21,10 +21,6 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 
-const ROLE: &str = "KEYWARD_TEST_ROLE";
-const CONF: &str = "KEYWARD_TEST_CONF";
-const SLOT: &str = "KEYWARD_TEST_SLOT";
-const EXPECT: &str = "KEYWARD_TEST_EXPECT";
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const NEW_USER_PIN: &str = "user-secret-from-child";
 const BLOCK: [u8; 16] = *b"sixteen byte blk";
@@ -125,61 +121,6 @@ fn hex(bytes: &[u8], upper: bool) -> Vec<u8> {
             .into_bytes()
         })
         .collect()
-}
-
-/// Re-run this binary as a child process running only `test` in `role`, on slot `index` of
-/// this binary's configuration; panics unless it ran exactly that one test and passed.
-fn run_child(test: &str, role: &str, index: usize, expect: &str) {
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(CONF, common::root_dir().join("keyward.toml"))
-        .env(SLOT, index.to_string())
-        .env(EXPECT, expect)
-        .output()
-        .expect("spawn child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "child {test} ({role}) failed: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-}
-
-/// In a child process started by [`run_child`] for `role`: the slot index and the parent's
-/// message, after pointing `KEYWARD_CONF` at the parent's configuration. None in any other run.
-fn child_role(role: &str) -> Option<(usize, String)> {
-    if std::env::var(ROLE).ok()? != role {
-        return None;
-    }
-    std::env::set_var(
-        "KEYWARD_CONF",
-        std::env::var_os(CONF).expect("parent configuration"),
-    );
-    let index = std::env::var(SLOT)
-        .expect("slot")
-        .parse()
-        .expect("slot index");
-    Some((index, std::env::var(EXPECT).unwrap_or_default()))
-}
-
-/// Load and initialise the module in this process; the slot at `index`.
-fn load_module(index: usize) -> (Pkcs11, Slot) {
-    let p = Pkcs11::new(common::module_path()).expect("load module");
-    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("C_Initialize");
-    let slot = p.get_all_slots().expect("C_GetSlotList")[index];
-    (p, slot)
-}
-
-/// [`child_role`] plus the module, kept loaded for the life of the child process (unloading
-/// is checked on its own by `the_module_can_be_unloaded_after_finalize`).
-fn child_context(role: &str) -> Option<(Pkcs11, Slot, String)> {
-    let (index, message) = child_role(role)?;
-    let (p, slot) = load_module(index);
-    std::mem::forget(p.clone());
-    Some((p, slot, message))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ pub mod key;
 pub mod pkcs8;
 pub mod rules;
 pub mod template;
+pub mod vendor;
 
 use std::sync::{Arc, OnceLock};
 

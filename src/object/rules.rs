@@ -5,6 +5,8 @@
 
 use cryptoki_sys::*;
 
+use super::vendor::*;
+
 /// Which objects an attribute row applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -63,6 +65,8 @@ pub mod flag {
     pub const SO_ONLY: u16 = 1 << 8;
     /// Computed by the token on C_CreateObject (CKA_MODULUS_BITS, CKA_VALUE_LEN).
     pub const COMPUTED_ON_CREATE: u16 = 1 << 9;
+    /// Lifecycle: changes even when CKA_MODIFIABLE is false, along the lifecycle's rules.
+    pub const LIFECYCLE: u16 = 1 << 10;
 }
 
 /// One attribute row.
@@ -140,6 +144,11 @@ pub static RULES: &[Rule] = &[
     r(CKA_LOCAL, AnyKey, Bool, TOKEN_MANAGED | FIXED),
     r(CKA_KEY_GEN_MECHANISM, AnyKey, Ulong, TOKEN_MANAGED | FIXED),
     r(CKA_ALLOWED_MECHANISMS, AnyKey, Mechanisms, 0),
+    // Keyward's lifecycle attributes (include/keyward.h, docs/lifecycle.md).
+    r(CKA_KW_STATE, AnyKey, Ulong, LIFECYCLE),
+    r(CKA_KW_STATE_CHANGED, AnyKey, Ulong, TOKEN_MANAGED),
+    r(CKA_KW_REVOCATION_REASON, AnyKey, Ulong, LIFECYCLE),
+    r(CKA_KW_USAGE_LIMIT, AnyKey, Ulong, 0),
     // Templates a wrapping, unwrapping or deriving key imposes (§4.8–4.10); fixed at
     // creation so they cannot be loosened later.
     r(CKA_WRAP_TEMPLATE, PublicKey, Template, FIXED),

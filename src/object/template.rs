@@ -5,7 +5,9 @@ use cryptoki_sys::*;
 
 use super::attr::{parse_bool, parse_ulong, Attributes};
 use super::rules::{self, flag, Kind, Rule, Shape};
+use super::vendor::*;
 use crate::error::{Error, Result};
+use crate::policy::lifecycle;
 
 /// How an object comes into being; decides which template rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +114,10 @@ pub fn new_object(
             return Err(Error::TemplateIncomplete);
         }
     }
+    check_lifecycle_values(template)?;
+    if !lifecycle::initial_state_allowed(lifecycle::state_of(template)) {
+        return Err(Error::AttributeValueInvalid);
+    }
     let mut attrs = defaults(shape);
     attrs.extend(template);
     attrs.set_ulong(CKA_CLASS, shape.class);
@@ -151,6 +157,7 @@ fn set_provenance(shape: Shape, attrs: &mut Attributes, origin: Origin) {
     };
     attrs.set_bool(CKA_LOCAL, local);
     attrs.set_ulong(CKA_KEY_GEN_MECHANISM, mech);
+    attrs.set_ulong(CKA_KW_STATE_CHANGED, lifecycle::now_seconds());
     if shape.class != CKO_PUBLIC_KEY {
         let sensitive = attrs.flag(CKA_SENSITIVE);
         let extractable = attrs.flag(CKA_EXTRACTABLE);
@@ -182,6 +189,8 @@ fn defaults(shape: Shape) -> Attributes {
                 Some(vec![0])
             }
             (CKA_ALWAYS_AUTHENTICATE, _) => Some(vec![0]),
+            (CKA_KW_STATE, _) => Some(super::attr::ulong_bytes(KW_STATE_ACTIVE)),
+            (CKA_KW_REVOCATION_REASON | CKA_KW_USAGE_LIMIT, _) => Some(super::attr::ulong_bytes(0)),
             (_, Kind::Bool) => Some(vec![1]),
             (_, Kind::Bytes | Kind::Date | Kind::Mechanisms | Kind::Template) => Some(Vec::new()),
             (CKA_CERTIFICATE_CATEGORY | CKA_JAVA_MIDP_SECURITY_DOMAIN, _) => {
@@ -206,7 +215,10 @@ pub fn modify(
     template: &Attributes,
     is_so: bool,
 ) -> Result<Attributes> {
-    if !current.flag(CKA_MODIFIABLE) {
+    let lifecycle_only = template
+        .iter()
+        .all(|(ty, _)| rules::rule(shape, ty).is_some_and(|r| r.has(flag::LIFECYCLE)));
+    if !current.flag(CKA_MODIFIABLE) && !lifecycle_only {
         return Err(Error::ActionProhibited);
     }
     let mut next = current.clone();
@@ -216,7 +228,32 @@ pub fn modify(
         check_change(rule, current.get(ty), value, is_so)?;
         next.set(ty, value.to_vec());
     }
+    check_lifecycle_values(template)?;
+    let (from, to) = (lifecycle::state_of(current), lifecycle::state_of(&next));
+    if !lifecycle::transition_allowed(from, to) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    if from != to {
+        next.set_ulong(CKA_KW_STATE_CHANGED, lifecycle::now_seconds());
+    }
     Ok(next)
+}
+
+/// The lifecycle values a template may carry: a state a key may start in or move to (never
+/// "destroyed": C_DestroyObject does that) and a known revocation reason.
+fn check_lifecycle_values(template: &Attributes) -> Result<()> {
+    if let Some(v) = template.get(CKA_KW_STATE) {
+        let state = parse_ulong(v)?;
+        if !(KW_STATE_PRE_ACTIVE..KW_STATE_DESTROYED).contains(&state) {
+            return Err(Error::AttributeValueInvalid);
+        }
+    }
+    if let Some(v) = template.get(CKA_KW_REVOCATION_REASON) {
+        if !lifecycle::reason_valid(parse_ulong(v)?) {
+            return Err(Error::AttributeValueInvalid);
+        }
+    }
+    Ok(())
 }
 
 /// Apply a C_CopyObject template: like [`modify`], but CKA_TOKEN and CKA_PRIVATE may be

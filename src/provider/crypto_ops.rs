@@ -8,8 +8,11 @@ use zeroize::Zeroizing;
 use super::Provider;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest};
+use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
+use crate::object::vendor::CKA_KW_USAGE_LIMIT;
 use crate::object::Object;
+use crate::policy::lifecycle::{self, Use};
 use crate::session::{produce, Active, Call, Ops, Out};
 use crate::token::ObjectHandle;
 
@@ -54,6 +57,9 @@ impl Provider {
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
         let (_, token) = self.session_token(h)?;
+        // Another process may have changed the key's lifecycle: cheap when nothing changed
+        // (SQLite's data_version, read from the WAL index in shared memory).
+        token.sync()?;
         let obj = token
             .object(ObjectHandle(key), Self::visibility(token)?)
             .map_err(|_| Error::KeyHandleInvalid)?;
@@ -77,6 +83,25 @@ impl Provider {
             && obj.key()?.size() < mechanism::RSA_MIN_BITS as usize;
         if legacy_rsa && !token.config().allow_rsa_1024_private {
             return Err(Error::KeySizeRange);
+        }
+        let kind = Use::of(usage);
+        let config = token.config();
+        lifecycle::authorize(
+            obj.attrs(),
+            kind,
+            &lifecycle::today(),
+            config.allow_compromised_processing,
+        )?;
+        let limit = obj
+            .attrs()
+            .get(CKA_KW_USAGE_LIMIT)
+            .map(parse_ulong)
+            .transpose()?;
+        if let (Use::Protect, Some(limit @ 1..)) = (kind, limit) {
+            let uid = String::from_utf8_lossy(obj.attrs().get(CKA_UNIQUE_ID).unwrap_or_default());
+            if !token.consume_use(&uid, limit as u64)? {
+                return Err(Error::KeyFunctionNotPermitted);
+            }
         }
         Ok(obj)
     }

@@ -42,6 +42,7 @@ impl Provider {
     /// The visible object `o` of session `h` with its token.
     pub fn object(&self, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
         let (_, token) = self.session_token(h)?;
+        token.sync()?; // another process may have changed it (its lifecycle state, say)
         token.object(ObjectHandle(o), Self::visibility(token)?)
     }
 
@@ -63,6 +64,7 @@ impl Provider {
     /// C_DestroyObject.
     pub fn destroy_object(&self, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE) -> Result<()> {
         let (s, token) = self.session_token(h)?;
+        token.sync()?;
         let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
         check_write(&s, token, obj.attrs())?;
         if !obj.attrs().flag(CKA_DESTROYABLE) {
@@ -79,6 +81,7 @@ impl Provider {
         template: &Attributes,
     ) -> Result<()> {
         let (s, token) = self.session_token(h)?;
+        token.sync()?;
         let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
         check_write(&s, token, obj.attrs())?;
         let is_so = token.login_state()? == Login::So;

@@ -71,6 +71,11 @@ pub trait Store: Send + Sync {
     /// Insert or replace; returns the new generation.
     fn put_object(&self, obj: &StoredObject) -> Result<i64>;
     fn delete_object(&self, uid: &str) -> Result<()>;
+    /// Count one use of object `uid` if fewer than `limit` were counted; false at the limit.
+    /// Atomic across processes (one immediate transaction).
+    fn consume_use(&self, uid: &str, limit: u64) -> Result<bool>;
+    /// How many uses of object `uid` were counted.
+    fn uses(&self, uid: &str) -> Result<u64>;
     /// Changes whenever another connection commits (a cross-process change counter).
     fn change_counter(&self) -> Result<u64>;
 }

@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS objects (
     clear BLOB NOT NULL,
     sealed BLOB
 );
+CREATE TABLE IF NOT EXISTS usage (
+    uid TEXT PRIMARY KEY,
+    used INTEGER NOT NULL
+);
 PRAGMA user_version = 1;
 ";
 
@@ -241,6 +245,33 @@ impl Store for SqliteStore {
         self.with(|c| {
             c.execute("DELETE FROM objects WHERE uid = ?1", [uid])
                 .map(drop)
+        })
+    }
+
+    fn consume_use(&self, uid: &str, limit: u64) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO usage (uid, used) VALUES (?1, 0)",
+                [uid],
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let counted = tx.execute(
+                "UPDATE usage SET used = used + 1 WHERE uid = ?1 AND used < ?2",
+                params![uid, limit],
+            )?;
+            tx.commit()?;
+            Ok(counted == 1)
+        })
+    }
+
+    fn uses(&self, uid: &str) -> Result<u64> {
+        self.with(|c| {
+            c.query_row("SELECT used FROM usage WHERE uid = ?1", [uid], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|n| n.unwrap_or(0) as u64)
         })
     }
 

@@ -58,6 +58,17 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    /// Count one protect operation of object `uid` against its usage `limit` (exact across
+    /// processes); false once the limit is reached.
+    pub fn consume_use(&self, uid: &str, limit: u64) -> Result<bool> {
+        self.store.consume_use(uid, limit)
+    }
+
+    /// Protect operations counted for object `uid`.
+    pub fn uses(&self, uid: &str) -> Result<u64> {
+        self.store.uses(uid)
+    }
+
     /// Open the token store named by `config`; object handles come from `handles`, shared
     /// by every token of the provider so that no handle is ever reused.
     pub fn open(config: SlotConfig, handles: Arc<AtomicU64>) -> Result<Self> {

@@ -4,6 +4,8 @@
 //! with [`fresh_token`] and never touches another's.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod child;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;

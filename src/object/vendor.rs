@@ -1,0 +1,35 @@
+//! Keyward's vendor-defined attributes and values (mirrored in `include/keyward.h`): all in
+//! the CKA_VENDOR_DEFINED range, at offsets from KEYWARD_VENDOR_BASE ("KW").
+
+use cryptoki_sys::{CKA_VENDOR_DEFINED, CK_ATTRIBUTE_TYPE, CK_ULONG};
+
+/// "KW": the base of every Keyward extension.
+pub const KEYWARD_VENDOR_BASE: CK_ULONG = 0x4B57_0000;
+const BASE: CK_ATTRIBUTE_TYPE = CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE;
+
+/// CK_ULONG: the key's lifecycle state (`KW_STATE_*`), readable by any client; changed with
+/// C_SetAttributeValue along the transitions in `docs/lifecycle.md`.
+pub const CKA_KW_STATE: CK_ATTRIBUTE_TYPE = BASE | 0x01;
+/// CK_ULONG: when the state last changed, in seconds since the Unix epoch (token-managed).
+pub const CKA_KW_STATE_CHANGED: CK_ATTRIBUTE_TYPE = BASE | 0x02;
+/// CK_ULONG: why the key was revoked (`KW_REASON_*`, RFC 5280 / KMIP), 0 if it was not.
+pub const CKA_KW_REVOCATION_REASON: CK_ATTRIBUTE_TYPE = BASE | 0x03;
+/// CK_ULONG: how many protect operations (sign, encrypt, wrap, derive) the key may start;
+/// 0 means no limit.
+pub const CKA_KW_USAGE_LIMIT: CK_ATTRIBUTE_TYPE = BASE | 0x04;
+
+pub const KW_STATE_PRE_ACTIVE: CK_ULONG = 1;
+pub const KW_STATE_ACTIVE: CK_ULONG = 2;
+pub const KW_STATE_SUSPENDED: CK_ULONG = 3;
+pub const KW_STATE_DEACTIVATED: CK_ULONG = 4;
+pub const KW_STATE_COMPROMISED: CK_ULONG = 5;
+pub const KW_STATE_DESTROYED: CK_ULONG = 6;
+
+pub const KW_REASON_NONE: CK_ULONG = 0;
+pub const KW_REASON_UNSPECIFIED: CK_ULONG = 1;
+pub const KW_REASON_KEY_COMPROMISE: CK_ULONG = 2;
+pub const KW_REASON_CA_COMPROMISE: CK_ULONG = 3;
+pub const KW_REASON_AFFILIATION_CHANGED: CK_ULONG = 4;
+pub const KW_REASON_SUPERSEDED: CK_ULONG = 5;
+pub const KW_REASON_CESSATION_OF_OPERATION: CK_ULONG = 6;
+pub const KW_REASON_PRIVILEGE_WITHDRAWN: CK_ULONG = 7;

@@ -1,0 +1,69 @@
+//! Tests that need a second process: the test binary re-runs itself with `--exact <child
+//! test>`; child tests are no-ops unless `KEYWARD_TEST_ROLE` names them, and they load the
+//! module themselves with the parent's configuration file (never through `common::p11()`,
+//! which would make a new one).
+
+use std::process::Command;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::slot::Slot;
+
+const ROLE: &str = "KEYWARD_TEST_ROLE";
+const CONF: &str = "KEYWARD_TEST_CONF";
+const SLOT: &str = "KEYWARD_TEST_SLOT";
+const EXPECT: &str = "KEYWARD_TEST_EXPECT";
+
+/// Re-run this binary as a child process running only `test` in `role`, on slot `index` of
+/// this binary's configuration; panics unless it ran exactly that one test and passed.
+pub fn run_child(test: &str, role: &str, index: usize, expect: &str) {
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(CONF, super::root_dir().join("keyward.toml"))
+        .env(SLOT, index.to_string())
+        .env(EXPECT, expect)
+        .output()
+        .expect("spawn child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "child {test} ({role}) failed: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+}
+
+/// In a child process started by [`run_child`] for `role`: the slot index and the parent's
+/// message, after pointing `KEYWARD_CONF` at the parent's configuration. None in any other run.
+pub fn child_role(role: &str) -> Option<(usize, String)> {
+    if std::env::var(ROLE).ok()? != role {
+        return None;
+    }
+    std::env::set_var(
+        "KEYWARD_CONF",
+        std::env::var_os(CONF).expect("parent configuration"),
+    );
+    let index = std::env::var(SLOT)
+        .expect("slot")
+        .parse()
+        .expect("slot index");
+    Some((index, std::env::var(EXPECT).unwrap_or_default()))
+}
+
+/// Load and initialise the module in this process; the slot at `index`.
+pub fn load_module(index: usize) -> (Pkcs11, Slot) {
+    let p = Pkcs11::new(super::module_path()).expect("load module");
+    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    let slot = p.get_all_slots().expect("C_GetSlotList")[index];
+    (p, slot)
+}
+
+/// [`child_role`] plus the module, kept loaded for the life of the child process (unloading
+/// is checked on its own by `the_module_can_be_unloaded_after_finalize`).
+pub fn child_context(role: &str) -> Option<(Pkcs11, Slot, String)> {
+    let (index, message) = child_role(role)?;
+    let (p, slot) = load_module(index);
+    std::mem::forget(p.clone());
+    Some((p, slot, message))
+}
