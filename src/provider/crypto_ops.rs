@@ -99,7 +99,9 @@ impl Provider {
             .transpose()?;
         if let (Use::Protect, Some(limit @ 1..)) = (kind, limit) {
             let uid = String::from_utf8_lossy(obj.attrs().get(CKA_UNIQUE_ID).unwrap_or_default());
-            if !token.consume_use(&uid, limit as u64)? {
+            #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
+            let limit = limit as u64;
+            if !token.consume_use(&uid, limit)? {
                 return Err(Error::KeyFunctionNotPermitted);
             }
         }
