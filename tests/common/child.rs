@@ -16,6 +16,11 @@ const EXPECT: &str = "KEYWARD_TEST_EXPECT";
 /// Re-run this binary as a child process running only `test` in `role`, on slot `index` of
 /// this binary's configuration; panics unless it ran exactly that one test and passed.
 pub fn run_child(test: &str, role: &str, index: usize, expect: &str) {
+    run_child_output(test, role, index, expect);
+}
+
+/// [`run_child`], returning the child's standard output.
+pub fn run_child_output(test: &str, role: &str, index: usize, expect: &str) -> String {
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
@@ -31,6 +36,7 @@ pub fn run_child(test: &str, role: &str, index: usize, expect: &str) {
         "child {test} ({role}) failed: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
+    stdout.into_owned()
 }
 
 /// In a child process started by [`run_child`] for `role`: the slot index and the parent's

@@ -1,0 +1,269 @@
+//! Key lifecycle through plain PKCS#11: the vendor state attribute, its transitions, what each
+//! state allows, validity dates, usage limits, and a change made by another process taking
+//! effect at this process's next operation.
+mod common;
+
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::Date;
+use cryptoki_sys::CK_ULONG;
+
+use common::child::{child_context, run_child, run_child_output};
+use common::{assert_rv, pin, user_session, USER_PIN};
+
+/// Mirrors of include/keyward.h.
+const CKA_KW_STATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
+const CKA_KW_STATE_CHANGED: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x02;
+const CKA_KW_USAGE_LIMIT: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x04;
+const PRE_ACTIVE: CK_ULONG = 1;
+const ACTIVE: CK_ULONG = 2;
+const SUSPENDED: CK_ULONG = 3;
+const DEACTIVATED: CK_ULONG = 4;
+const COMPROMISED: CK_ULONG = 5;
+const DESTROYED: CK_ULONG = 6;
+
+fn vendor(ty: CK_ULONG, v: CK_ULONG) -> Attribute {
+    let ty = AttributeType::VendorDefined(ty);
+    Attribute::VendorDefined((ty, v.to_ne_bytes().to_vec()))
+}
+
+fn read(s: &Session, key: ObjectHandle, ty: CK_ULONG) -> CK_ULONG {
+    match s
+        .get_attributes(key, &[AttributeType::VendorDefined(ty)])
+        .unwrap()
+        .as_slice()
+    {
+        [Attribute::VendorDefined((_, v))] => CK_ULONG::from_ne_bytes(v[..8].try_into().unwrap()),
+        other => panic!("vendor attribute 0x{ty:x}: {other:?}"),
+    }
+}
+
+fn set_state(s: &Session, key: ObjectHandle, state: CK_ULONG) -> cryptoki::error::Result<()> {
+    s.update_attributes(key, &[vendor(CKA_KW_STATE, state)])
+}
+
+/// An HMAC key (sign = protect, verify = process), with `extra` attributes.
+fn mac_key(s: &Session, extra: &[Attribute]) -> ObjectHandle {
+    let mut t = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Value(vec![3; 32]),
+        Attribute::Sign(true),
+        Attribute::Verify(true),
+    ];
+    t.extend_from_slice(extra);
+    s.create_object(&t).expect("create HMAC key")
+}
+
+const MSG: &[u8] = b"lifecycle";
+
+/// (may sign, may verify) with `key` right now.
+fn uses(s: &Session, key: ObjectHandle, tag: &[u8]) -> (bool, bool) {
+    let signs = s.sign(&Mechanism::Sha256Hmac, key, MSG).is_ok();
+    let verifies = match s.verify(&Mechanism::Sha256Hmac, key, MSG, tag) {
+        Ok(()) => true,
+        Err(e) => {
+            assert_eq!(common::rv_of(&e), RvError::KeyFunctionNotPermitted);
+            false
+        }
+    };
+    (signs, verifies)
+}
+
+#[test]
+fn each_state_allows_what_the_lifecycle_says() {
+    let s = user_session();
+    let key = mac_key(&s, &[]);
+    assert_eq!(read(&s, key, CKA_KW_STATE), ACTIVE, "keys start active");
+    assert!(read(&s, key, CKA_KW_STATE_CHANGED) > 1_700_000_000);
+    let tag = s.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    assert_eq!(uses(&s, key, &tag), (true, true));
+    set_state(&s, key, SUSPENDED).unwrap();
+    assert_eq!(uses(&s, key, &tag), (false, true), "suspended");
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, key, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    set_state(&s, key, ACTIVE).unwrap();
+    assert_eq!(uses(&s, key, &tag), (true, true), "resumed");
+    set_state(&s, key, DEACTIVATED).unwrap();
+    assert_eq!(uses(&s, key, &tag), (false, true), "deactivated");
+    assert_rv(set_state(&s, key, ACTIVE), RvError::AttributeValueInvalid);
+    set_state(&s, key, COMPROMISED).unwrap();
+    assert_eq!(uses(&s, key, &tag), (false, false), "compromised");
+    assert_rv(
+        set_state(&s, key, DEACTIVATED),
+        RvError::AttributeValueInvalid,
+    );
+    assert_rv(
+        set_state(&s, key, DESTROYED),
+        RvError::AttributeValueInvalid,
+    );
+    assert_eq!(read(&s, key, CKA_KW_STATE), COMPROMISED);
+}
+
+#[test]
+fn pre_active_keys_wait_for_activation_and_creation_states_are_limited() {
+    let s = user_session();
+    let key = mac_key(&s, &[vendor(CKA_KW_STATE, PRE_ACTIVE)]);
+    assert_eq!(uses(&s, key, &[0; 32]), (false, false));
+    set_state(&s, key, ACTIVE).unwrap();
+    assert!(s.sign(&Mechanism::Sha256Hmac, key, MSG).is_ok());
+    for bad in [SUSPENDED, DEACTIVATED, COMPROMISED, DESTROYED, 0, 99] {
+        let t = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Value(vec![3; 32]),
+            vendor(CKA_KW_STATE, bad),
+        ];
+        assert_rv(s.create_object(&t), RvError::AttributeValueInvalid);
+    }
+}
+
+#[test]
+fn validity_dates_bound_protection_not_processing() {
+    let s = user_session();
+    let today = time::OffsetDateTime::now_utc().date();
+    let date = |d: time::Date| {
+        let (y, m, dd) = (
+            format!("{:04}", d.year()),
+            format!("{:02}", u8::from(d.month())),
+            format!("{:02}", d.day()),
+        );
+        Date::new_from_str_slice(&y, &m, &dd).unwrap()
+    };
+    let tomorrow = date(today.next_day().unwrap());
+    let yesterday = date(today.previous_day().unwrap());
+    let tag = s
+        .sign(&Mechanism::Sha256Hmac, mac_key(&s, &[]), MSG)
+        .unwrap();
+    let future = mac_key(&s, &[Attribute::StartDate(tomorrow)]);
+    assert_eq!(uses(&s, future, &tag), (false, true), "not yet valid");
+    let expired = mac_key(&s, &[Attribute::EndDate(yesterday)]);
+    assert_eq!(uses(&s, expired, &tag), (false, true), "expired");
+    let current = mac_key(
+        &s,
+        &[
+            Attribute::StartDate(yesterday),
+            Attribute::EndDate(tomorrow),
+        ],
+    );
+    assert_eq!(uses(&s, current, &tag), (true, true), "in its window");
+}
+
+#[test]
+fn an_unmodifiable_key_can_still_be_revoked() {
+    let s = user_session();
+    let key = mac_key(&s, &[Attribute::Modifiable(false)]);
+    assert_rv(
+        s.update_attributes(key, &[Attribute::Label(b"x".to_vec())]),
+        RvError::ActionProhibited,
+    );
+    set_state(&s, key, DEACTIVATED).unwrap();
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, key, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+}
+
+#[test]
+fn usage_limits_count_protect_operations_only() {
+    let s = user_session();
+    let key = mac_key(&s, &[vendor(CKA_KW_USAGE_LIMIT, 3)]);
+    let tag = s.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    for _ in 0..2 {
+        s.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    }
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, key, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    for _ in 0..5 {
+        s.verify(&Mechanism::Sha256Hmac, key, MSG, &tag).unwrap();
+    }
+}
+
+/// Two other processes sign concurrently with a token key limited to 25 uses; between them
+/// they get exactly 25, and then this process's next sign is refused. One of them then
+/// suspends another key, and this process sees it at its next operation without reopening.
+#[test]
+fn other_processes_share_counters_and_state_changes() {
+    let (slot, index) = common::claim_slot();
+    common::init_token(slot, "lifecycle processes");
+    let s = common::p11().open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    let token = |id: &[u8], extra: &[Attribute]| {
+        let mut t = vec![Attribute::Token(true), Attribute::Id(id.to_vec())];
+        t.extend_from_slice(extra);
+        mac_key(&s, &t)
+    };
+    let limited = token(b"limited", &[vendor(CKA_KW_USAGE_LIMIT, 25)]);
+    let shared = token(b"shared", &[]);
+    s.sign(&Mechanism::Sha256Hmac, shared, MSG).unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                run_child_output("child_signs_until_refused", "signer", index, "")
+            })
+        })
+        .collect();
+    let made: usize = children
+        .into_iter()
+        .map(|c| {
+            let out = c.join().expect("child thread");
+            let line = out
+                .lines()
+                .find_map(|l| l.split("signatures made: ").nth(1));
+            line.expect("the child reports its count")
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(made, 25, "two processes together get exactly the limit");
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, limited, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    run_child("child_suspends", "suspender", index, "");
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, shared, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    assert_eq!(read(&s, shared, CKA_KW_STATE), SUSPENDED);
+}
+
+/// Child: sign with the "limited" key until refused; print how many signatures it made.
+#[test]
+fn child_signs_until_refused() {
+    let Some((p11, slot, _)) = child_context("signer") else {
+        return;
+    };
+    let s = p11.open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    let key = s
+        .find_objects(&[Attribute::Id(b"limited".to_vec())])
+        .unwrap()[0];
+    let mut made = 0;
+    while s.sign(&Mechanism::Sha256Hmac, key, MSG).is_ok() {
+        made += 1;
+    }
+    assert!(made <= 25);
+    println!("signatures made: {made}");
+}
+
+/// Child: suspend the "shared" key.
+#[test]
+fn child_suspends() {
+    let Some((p11, slot, _)) = child_context("suspender") else {
+        return;
+    };
+    let s = p11.open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    let key = s
+        .find_objects(&[Attribute::Id(b"shared".to_vec())])
+        .unwrap()[0];
+    set_state(&s, key, SUSPENDED).unwrap();
+}
