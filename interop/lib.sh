@@ -155,3 +155,36 @@ kw_export_pubkey() {
   p11 --token-label "$label" --read-object --type pubkey --id "$id" -o "${out%.pem}.der"
   plain_openssl pkey -pubin -inform DER -in "${out%.pem}.der" -out "$out"
 }
+
+# pkcs11-provider for OpenSSL 3 (Debian bookworm-backports).
+PROVIDER_SO=/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so
+
+# Write provider.cnf in the work dir: OpenSSL with the default provider and pkcs11-provider
+# loading $MODULE, the user PIN from a file. P11_QUIRKS adds pkcs11-module-quirks (SoftHSM).
+write_provider_conf() {
+  printf '%s' "$KW_USER_PIN" >pin.txt
+  {
+    echo 'openssl_conf = openssl_init'
+    echo '[openssl_init]'
+    echo 'providers = provider_sect'
+    echo '[provider_sect]'
+    echo 'default = default_sect'
+    echo 'pkcs11 = pkcs11_sect'
+    echo '[default_sect]'
+    echo 'activate = 1'
+    echo '[pkcs11_sect]'
+    echo "module = $PROVIDER_SO"
+    echo "pkcs11-module-path = $MODULE"
+    echo "pkcs11-module-token-pin = file:$KW_WORK/pin.txt"
+    if [ -n "${P11_QUIRKS:-}" ]; then echo "pkcs11-module-quirks = $P11_QUIRKS"; fi
+    echo 'activate = 1'
+  } >provider.cnf
+  test -f "$PROVIDER_SO"
+}
+
+# OpenSSL through pkcs11-provider; a crash at exit (134/139) fails the check.
+# OpenSSL with the provider configuration written by write_provider_conf.
+p11_openssl() {
+  OPENSSL_CONF="$KW_WORK/provider.cnf" timeout "${KW_TIMEOUT:-60}" openssl "$@"
+}
+

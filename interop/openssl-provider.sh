@@ -11,7 +11,6 @@ set -euo pipefail
 
 TOKEN=kw-ossl
 URI="pkcs11:token=$TOKEN"
-PROVIDER_SO=/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so
 
 # Token with rsa1 (RSA 2048, id 01) and ec1 (P-256, id 02); public keys also taken out with
 # pkcs11-tool, independently of the provider.
@@ -23,32 +22,6 @@ make_token() {
   kw_export_pubkey "$TOKEN" 02 ec1.p11tool.pem
   head -c 4096 /dev/urandom >data.bin
   plain_openssl dgst -sha256 -binary -out data.sha256 data.bin
-}
-
-write_provider_conf() {
-  printf '%s' "$KW_USER_PIN" >pin.txt
-  {
-    echo 'openssl_conf = openssl_init'
-    echo '[openssl_init]'
-    echo 'providers = provider_sect'
-    echo '[provider_sect]'
-    echo 'default = default_sect'
-    echo 'pkcs11 = pkcs11_sect'
-    echo '[default_sect]'
-    echo 'activate = 1'
-    echo '[pkcs11_sect]'
-    echo "module = $PROVIDER_SO"
-    echo "pkcs11-module-path = $MODULE"
-    echo "pkcs11-module-token-pin = file:$KW_WORK/pin.txt"
-    if [ -n "${P11_QUIRKS:-}" ]; then echo "pkcs11-module-quirks = $P11_QUIRKS"; fi
-    echo 'activate = 1'
-  } >provider.cnf
-  test -f "$PROVIDER_SO"
-}
-
-# OpenSSL through pkcs11-provider; a crash at exit (134/139) fails the check.
-p11_openssl() {
-  OPENSSL_CONF="$KW_WORK/provider.cnf" timeout "${KW_TIMEOUT:-60}" openssl "$@"
 }
 
 storeutl_keys() {

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop/env.sh
 . "$here/env.sh"
 
-SCRIPTS=(pkcs11-tool.sh pkcs11-tool-mechanisms.sh openssl-provider.sh)
+SCRIPTS=(pkcs11-tool.sh pkcs11-tool-mechanisms.sh openssl-provider.sh lifecycle.sh)
 passed=0
 failed=0
 

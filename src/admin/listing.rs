@@ -4,6 +4,7 @@ use cryptoki_sys::*;
 
 use crate::error::Result;
 use crate::object::key::KeyMaterial;
+use crate::object::vendor::{CKA_KW_REVOCATION_REASON, CKA_KW_USAGE_LIMIT};
 use crate::object::Attributes;
 use crate::provider::Provider;
 
@@ -18,6 +19,12 @@ pub struct KeyRow {
     pub bits: Option<usize>,
     pub token: bool,
     pub private: bool,
+    /// Lifecycle state (docs/lifecycle.md).
+    pub state: &'static str,
+    /// Revocation reason, if the key was revoked.
+    pub revocation_reason: Option<CK_ULONG>,
+    /// Protect operations allowed (None: no limit).
+    pub usage_limit: Option<CK_ULONG>,
 }
 
 /// Names of the CKF_* token flags that are set.
@@ -96,6 +103,9 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
             bits,
             token: obj.is_token(),
             private: obj.is_private(),
+            state: super::lifecycle::state_name(crate::policy::lifecycle::state_of(a)),
+            revocation_reason: a.ulong(CKA_KW_REVOCATION_REASON).filter(|r| *r != 0),
+            usage_limit: a.ulong(CKA_KW_USAGE_LIMIT).filter(|l| *l != 0),
         });
     }
     Ok(rows)

@@ -43,11 +43,63 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List keys: label, id, class, type, size. Private keys need the user PIN.
+    /// List keys: label, id, class, type, size, lifecycle state. Private keys need the PIN.
     Keys {
         #[arg(long)]
         json: bool,
         /// File holding the user PIN (else KEYWARD_PIN, else a prompt on a terminal).
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Key management: list keys, and move them through their lifecycle.
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// The same listing as `keyward keys`.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Revoke a key: key-compromise and ca-compromise make it compromised (no use at all),
+    /// any other reason deactivated (verify and decrypt only).
+    Revoke {
+        /// The key, as a PKCS#11 URI (pkcs11:token=T;object=LABEL or ;id=%01).
+        uri: String,
+        /// unspecified, key-compromise, ca-compromise, affiliation-changed, superseded,
+        /// cessation-of-operation or privilege-withdrawn.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Suspend a key: no protect operations until it is resumed.
+    Suspend {
+        uri: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Resume a suspended key.
+    Resume {
+        uri: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Activate a pre-active key.
+    Activate {
+        uri: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Deactivate a key: it still verifies and decrypts, it no longer signs or encrypts.
+    Deactivate {
+        uri: String,
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
@@ -137,7 +189,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             }
         }
-        Command::Keys { json, pin_file } => {
+        Command::Keys { json, pin_file }
+        | Command::Key {
+            action: KeyCommand::List { json, pin_file },
+        } => {
             let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", false)?;
             let rows = admin
                 .keys(slot, pin.as_deref().map(|p| p.as_slice()))
@@ -150,18 +205,59 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             println!(
-                "{:<20} {:<16} {:<8} {:<15} {:>6}",
-                "LABEL", "ID", "CLASS", "TYPE", "BITS"
+                "{:<20} {:<16} {:<8} {:<15} {:>6}  {}",
+                "LABEL", "ID", "CLASS", "TYPE", "BITS", "STATE"
             );
             for r in rows {
                 let bits = r.bits.map_or("-".into(), |b| b.to_string());
                 println!(
-                    "{:<20} {:<16} {:<8} {:<15} {:>6}",
-                    r.label, r.id, r.class, r.key_type, bits
+                    "{:<20} {:<16} {:<8} {:<15} {:>6}  {}",
+                    r.label, r.id, r.class, r.key_type, bits, r.state
                 );
             }
         }
+        Command::Key { action } => change_state(&admin, slot, action)?,
     }
+    Ok(())
+}
+
+/// The lifecycle subcommands: find the slot (the URI's token, else --slot/--token), log in
+/// as the user and apply the change.
+fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), String> {
+    use keyward::admin::lifecycle::{reason, Change};
+    let (uri, change, pin_file) = match action {
+        KeyCommand::List { .. } => return Err("key list is handled with keys".into()),
+        KeyCommand::Revoke {
+            uri,
+            reason: r,
+            pin_file,
+        } => {
+            let code = reason(&r).ok_or_else(|| format!("unknown revocation reason {r:?}"))?;
+            (uri, Change::Revoke(code), pin_file)
+        }
+        KeyCommand::Suspend { uri, pin_file } => (uri, Change::Suspend, pin_file),
+        KeyCommand::Resume { uri, pin_file } => (uri, Change::Resume, pin_file),
+        KeyCommand::Activate { uri, pin_file } => (uri, Change::Activate, pin_file),
+        KeyCommand::Deactivate { uri, pin_file } => (uri, Change::Deactivate, pin_file),
+    };
+    let key = keyward::admin::uri::KeyUri::parse(&uri)?;
+    let slot = match &key.token {
+        Some(label) => admin
+            .slot_by_label(label)
+            .map_err(|_| format!("no token labelled {label:?}"))?,
+        None => slot,
+    };
+    let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+    let n = admin
+        .change_state(slot, &key, change, &pin)
+        .map_err(|e| match e {
+            keyward::error::Error::KeyHandleInvalid => format!("no key matches {uri}"),
+            keyward::error::Error::AttributeValueInvalid => {
+                format!("{uri}: the lifecycle does not allow that change (see docs/lifecycle.md)")
+            }
+            other => format!("{uri}: {other}"),
+        })?;
+    println!("{change:?}: {n} key object(s) changed ({uri})");
     Ok(())
 }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Key lifecycle seen by real consumers: after `keyward key revoke --reason superseded` a key no
+# longer signs through pkcs11-tool or OpenSSL's pkcs11-provider but still verifies through the
+# token; after `--reason key-compromise` it does neither; suspend and resume work in between.
+# Usage: MODULE=/path/to/libkeyward.so interop/lifecycle.sh  (keyward is taken beside MODULE)
+# shellcheck disable=SC2317  # functions are called indirectly, through kw_check
+set -euo pipefail
+# shellcheck source=interop/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+TOKEN=kw-lifecycle
+URI="pkcs11:token=$TOKEN"
+
+keyward_cli() {
+  KEYWARD_PIN="$KW_USER_PIN" timeout "${KW_TIMEOUT:-60}" "$(dirname "$MODULE")/keyward" "$@"
+}
+
+make_token() {
+  kw_init_token "$TOKEN"
+  kw_keygen "$TOKEN" rsa:2048 01 rsa1
+  kw_keygen "$TOKEN" EC:prime256v1 02 ec1
+  head -c 1000 /dev/urandom >data.bin
+}
+
+# sign_p11 ID OUT: pkcs11-tool signature (SHA256-RSA-PKCS for 01, ECDSA-SHA256 for 02).
+sign_p11() {
+  local mech=SHA256-RSA-PKCS
+  [ "$1" = 02 ] && mech=ECDSA-SHA256
+  p11_user "$TOKEN" --sign --id "$1" -m "$mech" -i data.bin -o "$2" 2>"$2.err"
+}
+
+verify_p11() {
+  local mech=SHA256-RSA-PKCS
+  [ "$1" = 02 ] && mech=ECDSA-SHA256
+  p11_user "$TOKEN" --verify --id "$1" -m "$mech" -i data.bin --signature-file "$2" >"$2.verify"
+  expect_in 'Signature is valid' "$2.verify"
+}
+
+sign_ossl() {
+  p11_openssl dgst -sha256 -sign "$URI;object=$1;type=private" -out "$2" data.bin 2>"$2.err"
+}
+
+# refused CMD...: the command must fail; a pkcs11-tool failure must name the lifecycle's code.
+refused() {
+  if "$@"; then
+    echo "expected a refusal: $*"
+    return 1
+  fi
+}
+
+refused_by_lifecycle() {
+  refused sign_p11 "$1" "refused.$1"
+  expect_in 'CKR_KEY_FUNCTION_NOT_PERMITTED' "refused.$1.err"
+}
+
+list_shows() {
+  keyward_cli --token "$TOKEN" keys >keys.txt
+  expect_in "^$1 .* $2\$" keys.txt
+}
+
+main() {
+  kw_setup lifecycle
+  kw_require "token with rsa1 and ec1" make_token
+  kw_require "write provider config" write_provider_conf
+  kw_check "pkcs11-tool signs with rsa1 (active)" sign_p11 01 before.rsa1
+  kw_check "OpenSSL provider signs with rsa1 (active)" sign_ossl rsa1 before.ossl.rsa1
+
+  kw_check "keyward key suspend rsa1" keyward_cli key suspend "$URI;object=rsa1"
+  kw_check "suspended: pkcs11-tool sign refused" refused_by_lifecycle 01
+  kw_check "keyward key resume rsa1" keyward_cli key resume "$URI;object=rsa1"
+  kw_check "resumed: pkcs11-tool signs again" sign_p11 01 resumed.rsa1
+
+  kw_check "keyward key revoke rsa1 --reason superseded" \
+    keyward_cli key revoke "$URI;object=rsa1" --reason superseded
+  kw_check "keyward keys shows rsa1 deactivated" list_shows rsa1 deactivated
+  kw_check "superseded: pkcs11-tool sign refused" refused_by_lifecycle 01
+  kw_check "superseded: OpenSSL provider sign refused" refused sign_ossl rsa1 after.ossl.rsa1
+  kw_check "superseded: the token still verifies the earlier signature" verify_p11 01 before.rsa1
+  kw_check "deactivated keys cannot come back" refused keyward_cli key activate "$URI;object=rsa1"
+
+  kw_check "pkcs11-tool signs with ec1 (active)" sign_p11 02 before.ec1
+  kw_check "keyward key revoke ec1 --reason key-compromise" \
+    keyward_cli key revoke "$URI;object=ec1" --reason key-compromise
+  kw_check "keyward keys shows ec1 compromised" list_shows ec1 compromised
+  kw_check "compromised: pkcs11-tool sign refused" refused_by_lifecycle 02
+  kw_check "compromised: OpenSSL provider sign refused" refused sign_ossl ec1 after.ossl.ec1
+  kw_check "compromised: verification refused too" refused verify_p11 02 before.ec1
+  kw_finish
+}
+
+main "$@"

@@ -1,0 +1,103 @@
+//! Lifecycle commands: revoke, suspend, resume, activate, deactivate. They set the vendor
+//! state attribute through the provider, so every process sees them at its next operation.
+
+use cryptoki_sys::*;
+
+use super::uri::KeyUri;
+use super::Admin;
+use crate::error::{Error, Result};
+use crate::object::vendor::*;
+use crate::object::Attributes;
+
+/// A lifecycle change the CLI asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Revoke(CK_ULONG),
+    Suspend,
+    Resume,
+    Activate,
+    Deactivate,
+}
+
+/// The revocation reason a CLI name stands for (RFC 5280 / KMIP).
+pub fn reason(name: &str) -> Option<CK_ULONG> {
+    Some(match name {
+        "unspecified" => KW_REASON_UNSPECIFIED,
+        "key-compromise" => KW_REASON_KEY_COMPROMISE,
+        "ca-compromise" => KW_REASON_CA_COMPROMISE,
+        "affiliation-changed" => KW_REASON_AFFILIATION_CHANGED,
+        "superseded" => KW_REASON_SUPERSEDED,
+        "cessation-of-operation" => KW_REASON_CESSATION_OF_OPERATION,
+        "privilege-withdrawn" => KW_REASON_PRIVILEGE_WITHDRAWN,
+        _ => return None,
+    })
+}
+
+/// The name of a state, for listings.
+pub fn state_name(state: CK_ULONG) -> &'static str {
+    match state {
+        KW_STATE_PRE_ACTIVE => "pre-active",
+        KW_STATE_ACTIVE => "active",
+        KW_STATE_SUSPENDED => "suspended",
+        KW_STATE_DEACTIVATED => "deactivated",
+        KW_STATE_COMPROMISED => "compromised",
+        KW_STATE_DESTROYED => "destroyed",
+        _ => "unknown",
+    }
+}
+
+impl Change {
+    /// The attributes the change sets: compromise reasons move a key to compromised, any
+    /// other reason to deactivated (as KMIP's Revoke does).
+    fn template(self) -> Attributes {
+        let mut t = Attributes::new();
+        let state = match self {
+            Change::Revoke(KW_REASON_KEY_COMPROMISE | KW_REASON_CA_COMPROMISE) => {
+                KW_STATE_COMPROMISED
+            }
+            Change::Revoke(_) | Change::Deactivate => KW_STATE_DEACTIVATED,
+            Change::Suspend => KW_STATE_SUSPENDED,
+            Change::Resume | Change::Activate => KW_STATE_ACTIVE,
+        };
+        t.set_ulong(CKA_KW_STATE, state);
+        if let Change::Revoke(r) = self {
+            t.set_ulong(CKA_KW_REVOCATION_REASON, r);
+        }
+        t
+    }
+}
+
+impl Admin {
+    /// Apply `change` to every key `uri` selects in `slot` (both halves of a key pair when
+    /// the URI gives no type); returns the number of key objects changed.
+    pub fn change_state(
+        &self,
+        slot: CK_SLOT_ID,
+        uri: &KeyUri,
+        change: Change,
+        pin: &[u8],
+    ) -> Result<usize> {
+        let p = &self.provider;
+        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
+        let r = (|| {
+            p.login(h, CKU_USER, pin)?;
+            p.find_init(h, &uri.template())?;
+            let found = p.find_next(h, usize::MAX);
+            p.find_final(h)?;
+            let mut changed = 0;
+            for o in found? {
+                let class = p.object(h, o)?.class();
+                if matches!(class, CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY) {
+                    p.set_attributes(h, o, &change.template())?;
+                    changed += 1;
+                }
+            }
+            if changed == 0 {
+                return Err(Error::KeyHandleInvalid);
+            }
+            Ok(changed)
+        })();
+        p.close_session(h)?;
+        r
+    }
+}
