@@ -205,8 +205,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             println!(
-                "{:<20} {:<16} {:<8} {:<15} {:>6}  {}",
-                "LABEL", "ID", "CLASS", "TYPE", "BITS", "STATE"
+                "{:<20} {:<16} {:<8} {:<15} {:>6}  STATE",
+                "LABEL", "ID", "CLASS", "TYPE", "BITS"
             );
             for r in rows {
                 let bits = r.bits.map_or("-".into(), |b| b.to_string());
