@@ -17,6 +17,18 @@
 #define CKA_KW_REVOCATION_REASON (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x03UL)
 #define CKA_KW_USAGE_LIMIT       (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x04UL) /* 0: no limit */
 
+/* Versions of a logical key (token-managed): every version shares CKA_KW_KEY_ID. */
+#define CKA_KW_KEY_ID            (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x05UL) /* byte string */
+#define CKA_KW_VERSION           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x06UL) /* CK_ULONG, from 1 */
+
+/*
+ * Rotation: C_GenerateKey (secret key) or C_GenerateKeyPair (key pair) with CKM_KW_ROTATE,
+ * pParameter = &hCurrentVersion (CK_OBJECT_HANDLE; the private key of a pair), empty
+ * templates. Makes the next version (same attributes, new material, active) and deactivates
+ * the current one. C_FindObjects returns the newest version first.
+ */
+#define CKM_KW_ROTATE            (CKM_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x01UL)
+
 /* CKA_KW_STATE values (NIST SP 800-57 Part 1 / KMIP key states). */
 #define KW_STATE_PRE_ACTIVE  1UL
 #define KW_STATE_ACTIVE      2UL

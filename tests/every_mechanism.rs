@@ -261,6 +261,8 @@ enum Exercise {
     Sign(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, Vec<u8>),
     /// Encrypt with `.0`, decrypt with `.1`: the round trip gives `data` back.
     Crypt(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, Vec<u8>),
+    /// Rotate the key (Keyward's CKM_KW_ROTATE): C_GenerateKey makes its next version.
+    Rotate(CK_OBJECT_HANDLE),
     /// Derive a data object (CKM_HKDF_DATA) of the given length from the base key.
     DeriveData(CK_OBJECT_HANDLE, CK_ULONG),
     /// Derive a generic secret of the given length from the base key.
@@ -320,6 +322,9 @@ fn kbkdf_params() -> Vec<u8> {
         pAdditionalDerivedKeys: std::ptr::null_mut(),
     })
 }
+
+/// Keyward's vendor rotation mechanism (include/keyward.h).
+const CKM_KW_ROTATE: CK_MECHANISM_TYPE = CKM_VENDOR_DEFINED | 0x4B57_0000 | 0x01;
 
 /// The parameter and the exercise for `ty`; None if the test does not know it.
 fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
@@ -480,6 +485,9 @@ fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
         CKM_HKDF_DERIVE => (hkdf_params(b"info"), Derive(sec, Some(42))),
         CKM_HKDF_DATA => (hkdf_params(b"data"), DeriveData(sec, 40)),
         CKM_SP800_108_COUNTER_KDF => (kbkdf_params(), Derive(sec, Some(48))),
+        // Keyward's vendor rotation mechanism (include/keyward.h); listed last, so rotating
+        // the shared secret does not disturb the other exercises.
+        CKM_KW_ROTATE => (sec.to_ne_bytes().to_vec(), Rotate(sec)),
         CKM_PKCS5_PBKD2 => {
             static SALT: [u8; 4] = *b"salt";
             static PASSWORD: [u8; 8] = *b"password";
@@ -578,6 +586,22 @@ fn exercise(s: &Session, mut m: Mech, ex: Exercise) {
             );
             let pt = run(f.C_Decrypt.unwrap(), s, &ct, "C_Decrypt", ty);
             assert_eq!(pt, data, "round trip with mechanism 0x{ty:x}");
+        }
+        Exercise::Rotate(current) => {
+            let mut raw_m = m.raw();
+            let mut h = 0;
+            // SAFETY: a live mechanism (its parameter is the current handle) and out-handle.
+            let rv = unsafe {
+                raw().C_GenerateKey.unwrap()(
+                    s.handle(),
+                    &mut raw_m,
+                    std::ptr::null_mut(),
+                    0,
+                    &mut h,
+                )
+            };
+            ok(rv, "C_GenerateKey (rotate)", ty);
+            assert!(h != 0 && h != current);
         }
         Exercise::DeriveData(base, len) => {
             let mut class = CKO_DATA.to_ne_bytes().to_vec();
@@ -680,7 +704,7 @@ fn every_listed_mechanism_does_what_its_info_says() {
         let has = |f: CK_FLAGS| info.flags & f == f;
         let promised = match &ex {
             Exercise::Generation => has(CKF_GENERATE) || has(CKF_GENERATE_KEY_PAIR),
-            Exercise::Generate(_) => has(CKF_GENERATE),
+            Exercise::Generate(_) | Exercise::Rotate(_) => has(CKF_GENERATE),
             Exercise::Digest(_) => has(CKF_DIGEST),
             Exercise::Sign(..) => has(CKF_SIGN | CKF_VERIFY),
             Exercise::Crypt(..) => has(CKF_ENCRYPT | CKF_DECRYPT),

@@ -267,3 +267,110 @@ fn child_suspends() {
         .unwrap()[0];
     set_state(&s, key, SUSPENDED).unwrap();
 }
+
+const CKM_KW_ROTATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
+const CKA_KW_KEY_ID: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x05;
+const CKA_KW_VERSION: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x06;
+const CKA_KW_REVOCATION_REASON: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x03;
+const SUPERSEDED: CK_ULONG = 5;
+
+/// The vendor rotation mechanism with the current version's handle as parameter.
+fn rotate_mechanism(handle: &CK_ULONG) -> Mechanism<'_> {
+    use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
+    use cryptoki::mechanism::MechanismType;
+    let ty = MechanismType::new_vendor_defined(CKM_KW_ROTATE).unwrap();
+    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(handle)))
+}
+
+fn key_id(s: &Session, key: ObjectHandle) -> Vec<u8> {
+    match s
+        .get_attributes(key, &[AttributeType::VendorDefined(CKA_KW_KEY_ID)])
+        .unwrap()
+        .as_slice()
+    {
+        [Attribute::VendorDefined((_, v))] => v.clone(),
+        other => panic!("CKA_KW_KEY_ID: {other:?}"),
+    }
+}
+
+/// Rotating a secret key makes version 2 of the same logical key, found first by label;
+/// version 1 is deactivated (superseded): it still decrypts what it encrypted, no more.
+#[test]
+fn rotating_a_secret_key_keeps_old_data_readable() {
+    let s = user_session();
+    let label = Attribute::Label(b"data-key".to_vec());
+    let v1 = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![1; 32]),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            label.clone(),
+        ])
+        .unwrap();
+    let cbc = Mechanism::AesCbcPad([7; 16]);
+    let old_ct = s.encrypt(&cbc, v1, b"before rotation").unwrap();
+    let v2 = s
+        .generate_key(&rotate_mechanism(&v1.handle()), &[])
+        .unwrap();
+    assert_eq!(
+        s.find_objects(&[label]).unwrap(),
+        vec![v2, v1],
+        "newest version first"
+    );
+    assert_eq!(read(&s, v2, CKA_KW_VERSION), 2);
+    assert_eq!(read(&s, v1, CKA_KW_VERSION), 1);
+    assert_eq!(key_id(&s, v1), key_id(&s, v2));
+    assert_eq!(read(&s, v1, CKA_KW_STATE), DEACTIVATED);
+    assert_eq!(read(&s, v1, CKA_KW_REVOCATION_REASON), SUPERSEDED);
+    assert_eq!(s.decrypt(&cbc, v1, &old_ct).unwrap(), b"before rotation");
+    assert_rv(s.encrypt(&cbc, v1, b"x"), RvError::KeyFunctionNotPermitted);
+    let new_ct = s.encrypt(&cbc, v2, b"after rotation").unwrap();
+    assert_ne!(new_ct, s.encrypt(&cbc, v1, b"after").unwrap_or_default());
+    assert_eq!(s.decrypt(&cbc, v2, &new_ct).unwrap(), b"after rotation");
+    // Only the current (active) version rotates.
+    assert_rv(
+        s.generate_key(&rotate_mechanism(&v1.handle()), &[]),
+        RvError::KeyFunctionNotPermitted,
+    );
+}
+
+/// Rotating a key pair: the new private key is found first and signs; the old public key
+/// still verifies what the old private key signed, and the old private key signs no more.
+#[test]
+fn rotating_a_key_pair_keeps_old_signatures_verifiable() {
+    let s = user_session();
+    let label = Attribute::Label(b"signing".to_vec());
+    let (pub1, priv1) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::EcParams(common::hex("06082a8648ce3d030107")),
+                label.clone(),
+            ],
+            &[label.clone(), Attribute::Sign(true)],
+        )
+        .unwrap();
+    let old_sig = s.sign(&Mechanism::EcdsaSha256, priv1, MSG).unwrap();
+    let (pub2, priv2) = s
+        .generate_key_pair(&rotate_mechanism(&priv1.handle()), &[], &[])
+        .unwrap();
+    let private = [label.clone(), Attribute::Class(ObjectClass::PRIVATE_KEY)];
+    assert_eq!(s.find_objects(&private).unwrap()[0], priv2);
+    assert_eq!(read(&s, pub2, CKA_KW_VERSION), 2);
+    assert_eq!(key_id(&s, pub2), key_id(&s, priv1));
+    let new_sig = s.sign(&Mechanism::EcdsaSha256, priv2, MSG).unwrap();
+    s.verify(&Mechanism::EcdsaSha256, pub2, MSG, &new_sig)
+        .unwrap();
+    s.verify(&Mechanism::EcdsaSha256, pub1, MSG, &old_sig)
+        .unwrap();
+    assert_rv(
+        s.sign(&Mechanism::EcdsaSha256, priv1, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    assert_rv(
+        s.verify(&Mechanism::EcdsaSha256, pub2, MSG, &old_sig),
+        RvError::SignatureInvalid,
+    );
+}

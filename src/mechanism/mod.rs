@@ -16,6 +16,7 @@ pub mod message;
 pub mod ops;
 pub mod param;
 mod pbkdf2;
+mod rotate;
 mod rsa;
 
 use std::sync::Arc;
@@ -190,6 +191,7 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_HKDF_DATA, &hkdf::Hkdf),
     (CKM_PKCS5_PBKD2, &pbkdf2::Pbkdf2),
     (CKM_SP800_108_COUNTER_KDF, &kbkdf::Kbkdf),
+    (crate::object::vendor::CKM_KW_ROTATE, &rotate::Rotate),
 ];
 
 /// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.

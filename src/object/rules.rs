@@ -149,6 +149,8 @@ pub static RULES: &[Rule] = &[
     r(CKA_KW_STATE_CHANGED, AnyKey, Ulong, TOKEN_MANAGED),
     r(CKA_KW_REVOCATION_REASON, AnyKey, Ulong, LIFECYCLE),
     r(CKA_KW_USAGE_LIMIT, AnyKey, Ulong, 0),
+    r(CKA_KW_KEY_ID, AnyKey, Bytes, TOKEN_MANAGED | FIXED),
+    r(CKA_KW_VERSION, AnyKey, Ulong, TOKEN_MANAGED | FIXED),
     // Templates a wrapping, unwrapping or deriving key imposes (§4.8–4.10); fixed at
     // creation so they cannot be loosened later.
     r(CKA_WRAP_TEMPLATE, PublicKey, Template, FIXED),

@@ -158,6 +158,13 @@ fn set_provenance(shape: Shape, attrs: &mut Attributes, origin: Origin) {
     attrs.set_bool(CKA_LOCAL, local);
     attrs.set_ulong(CKA_KEY_GEN_MECHANISM, mech);
     attrs.set_ulong(CKA_KW_STATE_CHANGED, lifecycle::now_seconds());
+    if !attrs.contains(CKA_KW_KEY_ID) {
+        let mut id = [0u8; 16];
+        // A failing RNG leaves an all-zero id; it only names the logical key.
+        let _ = crate::crypto::rng::fill(&mut id);
+        attrs.set(CKA_KW_KEY_ID, id.to_vec());
+        attrs.set_ulong(CKA_KW_VERSION, 1);
+    }
     if shape.class != CKO_PUBLIC_KEY {
         let sensitive = attrs.flag(CKA_SENSITIVE);
         let extractable = attrs.flag(CKA_EXTRACTABLE);

@@ -1,7 +1,7 @@
 //! Keyward's vendor-defined attributes and values (mirrored in `include/keyward.h`): all in
 //! the CKA_VENDOR_DEFINED range, at offsets from KEYWARD_VENDOR_BASE ("KW").
 
-use cryptoki_sys::{CKA_VENDOR_DEFINED, CK_ATTRIBUTE_TYPE, CK_ULONG};
+use cryptoki_sys::{CKA_VENDOR_DEFINED, CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_ULONG};
 
 /// "KW": the base of every Keyward extension.
 pub const KEYWARD_VENDOR_BASE: CK_ULONG = 0x4B57_0000;
@@ -17,6 +17,18 @@ pub const CKA_KW_REVOCATION_REASON: CK_ATTRIBUTE_TYPE = BASE | 0x03;
 /// CK_ULONG: how many protect operations (sign, encrypt, wrap, derive) the key may start;
 /// 0 means no limit.
 pub const CKA_KW_USAGE_LIMIT: CK_ATTRIBUTE_TYPE = BASE | 0x04;
+
+/// Byte string: the logical key every version of it shares (token-managed; set at creation).
+pub const CKA_KW_KEY_ID: CK_ATTRIBUTE_TYPE = BASE | 0x05;
+/// CK_ULONG: this object's version of its logical key, from 1 (token-managed).
+pub const CKA_KW_VERSION: CK_ATTRIBUTE_TYPE = BASE | 0x06;
+
+/// Vendor mechanism: rotate a key. `C_GenerateKey` (secret keys) or `C_GenerateKeyPair` (key
+/// pairs) with this mechanism and the current version's handle (a CK_OBJECT_HANDLE; for a
+/// pair, the private key's) as parameter makes the next version — same attributes, new
+/// material, active — and deactivates the previous one. Templates must be empty.
+pub const CKM_KW_ROTATE: CK_MECHANISM_TYPE =
+    cryptoki_sys::CKM_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x01;
 
 pub const KW_STATE_PRE_ACTIVE: CK_ULONG = 1;
 pub const KW_STATE_ACTIVE: CK_ULONG = 2;

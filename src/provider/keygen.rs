@@ -7,6 +7,7 @@ use super::Provider;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest};
 use crate::object::template::{self, Origin};
+use crate::object::vendor::{CKA_KW_KEY_ID, CKM_KW_ROTATE};
 use crate::object::Attributes;
 use crate::token::{Login, ObjectHandle};
 
@@ -31,6 +32,9 @@ impl Provider {
         m: &MechanismRequest,
         template: &Attributes,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if m.ty == CKM_KW_ROTATE {
+            return self.rotate_secret(h, m, template);
+        }
         let (s, token) = self.session_token(h)?;
         let mech = mechanism::lookup(m.ty)?;
         if mech.info(m.ty).flags & CKF_GENERATE == 0 {
@@ -61,6 +65,9 @@ impl Provider {
         public: &Attributes,
         private: &Attributes,
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        if m.ty == CKM_KW_ROTATE {
+            return self.rotate_pair(h, m, public, private);
+        }
         let (s, token) = self.session_token(h)?;
         let mech = mechanism::lookup(m.ty)?;
         let key_type = mech
@@ -76,6 +83,10 @@ impl Provider {
         let (pub_gen, priv_gen) = mech.generate_key_pair(m, public, private)?;
         pub_attrs.extend(&pub_gen);
         priv_attrs.extend(&priv_gen);
+        // Both halves are one logical key (docs/lifecycle.md, versions).
+        if let Some(id) = pub_attrs.get(CKA_KW_KEY_ID) {
+            priv_attrs.set(CKA_KW_KEY_ID, id.to_vec());
+        }
         let pub_h = token.add_object(pub_attrs, s.handle)?;
         match token.add_object(priv_attrs, s.handle) {
             Ok(priv_h) => Ok((pub_h.0, priv_h.0)),

@@ -6,6 +6,7 @@ mod derive;
 mod keygen;
 mod message;
 mod objects;
+mod rotate;
 mod state;
 mod wrap;
 
