@@ -19,6 +19,7 @@ make_token() {
   kw_init_token "$TOKEN"
   kw_keygen "$TOKEN" rsa:2048 01 rsa1
   kw_keygen "$TOKEN" EC:prime256v1 02 ec1
+  kw_keygen "$TOKEN" EC:prime256v1 03 ec2
   head -c 1000 /dev/urandom >data.bin
 }
 
@@ -58,6 +59,16 @@ list_shows() {
   expect_in "^$1 .* $2\$" keys.txt
 }
 
+# The token's current public key of LABEL as PEM (pkcs11-tool takes the newest version).
+export_label() {
+  p11 --token-label "$TOKEN" --read-object --type pubkey --label "$1" -o "$2.der"
+  plain_openssl pkey -pubin -inform DER -in "$2.der" -out "$2"
+}
+
+plain_verify() {
+  plain_openssl dgst -sha256 -verify "$1" -signature "$2" data.bin
+}
+
 main() {
   kw_setup lifecycle
   kw_require "token with rsa1 and ec1" make_token
@@ -85,6 +96,17 @@ main() {
   kw_check "compromised: pkcs11-tool sign refused" refused_by_lifecycle 02
   kw_check "compromised: OpenSSL provider sign refused" refused sign_ossl ec1 after.ossl.ec1
   kw_check "compromised: verification refused too" refused verify_p11 02 before.ec1
+
+  kw_check "ec2: export its public key (version 1)" export_label ec2 ec2.v1.pem
+  kw_check "ec2: OpenSSL provider signs (version 1)" sign_ossl ec2 ec2.v1.sig
+  kw_check "keyward key rotate ec2" keyward_cli key rotate "$URI;object=ec2"
+  kw_check "ec2: export its public key (version 2)" export_label ec2 ec2.v2.pem
+  kw_check "rotation made a new key" refused cmp -s ec2.v1.pem ec2.v2.pem
+  kw_check "ec2: OpenSSL provider now signs with version 2" sign_ossl ec2 ec2.v2.sig
+  kw_check "the new signature verifies with version 2's key" plain_verify ec2.v2.pem ec2.v2.sig
+  kw_check "and not with version 1's" refused plain_verify ec2.v1.pem ec2.v2.sig
+  kw_check "the signature made before rotation still verifies" plain_verify ec2.v1.pem ec2.v1.sig
+  kw_check "keyward keys shows both versions" list_shows ec2 deactivated
   kw_finish
 }
 

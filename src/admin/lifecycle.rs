@@ -101,3 +101,52 @@ impl Admin {
         r
     }
 }
+
+/// What `keyward key rotate` made: the new version's number.
+#[derive(Debug)]
+pub struct Rotated {
+    pub version: CK_ULONG,
+    pub class: &'static str,
+}
+
+impl Admin {
+    /// Rotate the key `uri` selects: its newest active secret or private key gets a next
+    /// version (for a pair, with a new public key too).
+    pub fn rotate(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<Rotated> {
+        let p = &self.provider;
+        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
+        let r = (|| {
+            p.login(h, CKU_USER, pin)?;
+            p.find_init(h, &uri.template())?;
+            let found = p.find_next(h, usize::MAX);
+            p.find_final(h)?;
+            for o in found? {
+                let obj = p.object(h, o)?;
+                let active = crate::policy::lifecycle::state_of(obj.attrs()) == KW_STATE_ACTIVE;
+                let handle = o.to_ne_bytes().to_vec();
+                let m = crate::mechanism::MechanismRequest::new(
+                    CKM_KW_ROTATE,
+                    crate::mechanism::Param::Bytes(handle),
+                );
+                let new = match obj.class() {
+                    CKO_SECRET_KEY if active => p.generate_key(h, &m, &Attributes::new())?,
+                    CKO_PRIVATE_KEY if active => {
+                        p.generate_key_pair(h, &m, &Attributes::new(), &Attributes::new())?
+                            .1
+                    }
+                    _ => continue,
+                };
+                let version = p.object(h, new)?.attrs().ulong(CKA_KW_VERSION).unwrap_or(0);
+                let class = if obj.class() == CKO_SECRET_KEY {
+                    "secret key"
+                } else {
+                    "key pair"
+                };
+                return Ok(Rotated { version, class });
+            }
+            Err(Error::KeyHandleInvalid)
+        })();
+        p.close_session(h)?;
+        r
+    }
+}

@@ -79,6 +79,13 @@ enum KeyCommand {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
+    /// Rotate a key: its next version (new material, same attributes) becomes the one found
+    /// first; the previous version is deactivated (it still verifies and decrypts).
+    Rotate {
+        uri: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
     /// Suspend a key: no protect operations until it is resumed.
     Suspend {
         uri: String,
@@ -221,12 +228,39 @@ fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// The slot a key URI names (its token), else the one chosen on the command line.
+fn slot_of(admin: &Admin, key: &keyward::admin::uri::KeyUri, slot: u64) -> Result<u64, String> {
+    match &key.token {
+        Some(label) => admin
+            .slot_by_label(label)
+            .map_err(|_| format!("no token labelled {label:?}")),
+        None => Ok(slot),
+    }
+}
+
+/// `keyward key rotate URI`.
+fn rotate(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Result<(), String> {
+    let key = keyward::admin::uri::KeyUri::parse(uri)?;
+    let slot = slot_of(admin, &key, slot)?;
+    let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+    let done = admin.rotate(slot, &key, &pin).map_err(|e| match e {
+        keyward::error::Error::KeyHandleInvalid => format!("no active key matches {uri}"),
+        other => format!("{uri}: {other}"),
+    })?;
+    println!(
+        "rotated {} {uri}: version {} is now current",
+        done.class, done.version
+    );
+    Ok(())
+}
+
 /// The lifecycle subcommands: find the slot (the URI's token, else --slot/--token), log in
 /// as the user and apply the change.
 fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), String> {
     use keyward::admin::lifecycle::{reason, Change};
     let (uri, change, pin_file) = match action {
         KeyCommand::List { .. } => return Err("key list is handled with keys".into()),
+        KeyCommand::Rotate { uri, pin_file } => return rotate(admin, slot, &uri, pin_file),
         KeyCommand::Revoke {
             uri,
             reason: r,
@@ -241,12 +275,7 @@ fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), Stri
         KeyCommand::Deactivate { uri, pin_file } => (uri, Change::Deactivate, pin_file),
     };
     let key = keyward::admin::uri::KeyUri::parse(&uri)?;
-    let slot = match &key.token {
-        Some(label) => admin
-            .slot_by_label(label)
-            .map_err(|_| format!("no token labelled {label:?}"))?,
-        None => slot,
-    };
+    let slot = slot_of(admin, &key, slot)?;
     let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
     let n = admin
         .change_state(slot, &key, change, &pin)
