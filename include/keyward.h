@@ -29,6 +29,14 @@
  */
 #define CKM_KW_ROTATE            (CKM_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x01UL)
 
+/*
+ * Versioned AES-GCM: C_Encrypt with the current version of an AES key outputs
+ * "KWG1" | version (4 bytes, big-endian) | IV (12) | ciphertext | tag (16); C_Decrypt with any
+ * version of the same logical key (same CKA_KW_KEY_ID) uses the version the data names.
+ * Optional pParameter: associated data, authenticated together with the 8-byte header.
+ */
+#define CKM_KW_VERSIONED_AES_GCM (CKM_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x02UL)
+
 /* CKA_KW_STATE values (NIST SP 800-57 Part 1 / KMIP key states). */
 #define KW_STATE_PRE_ACTIVE  1UL
 #define KW_STATE_ACTIVE      2UL

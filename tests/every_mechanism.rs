@@ -325,6 +325,7 @@ fn kbkdf_params() -> Vec<u8> {
 
 /// Keyward's vendor rotation mechanism (include/keyward.h).
 const CKM_KW_ROTATE: CK_MECHANISM_TYPE = CKM_VENDOR_DEFINED | 0x4B57_0000 | 0x01;
+const CKM_KW_VERSIONED_AES_GCM: CK_MECHANISM_TYPE = CKM_VENDOR_DEFINED | 0x4B57_0000 | 0x02;
 
 /// The parameter and the exercise for `ty`; None if the test does not know it.
 fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
@@ -488,6 +489,7 @@ fn plan(ty: CK_MECHANISM_TYPE, k: &Keys) -> Option<(Vec<u8>, Exercise)> {
         // Keyward's vendor rotation mechanism (include/keyward.h); listed last, so rotating
         // the shared secret does not disturb the other exercises.
         CKM_KW_ROTATE => (sec.to_ne_bytes().to_vec(), Rotate(sec)),
+        CKM_KW_VERSIONED_AES_GCM => (b"aad".to_vec(), Crypt(aes, aes, msg)),
         CKM_PKCS5_PBKD2 => {
             static SALT: [u8; 4] = *b"salt";
             static PASSWORD: [u8; 8] = *b"password";

@@ -18,6 +18,7 @@ pub mod param;
 mod pbkdf2;
 mod rotate;
 mod rsa;
+pub mod versioned_gcm;
 
 use std::sync::Arc;
 
@@ -192,6 +193,10 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     (CKM_PKCS5_PBKD2, &pbkdf2::Pbkdf2),
     (CKM_SP800_108_COUNTER_KDF, &kbkdf::Kbkdf),
     (crate::object::vendor::CKM_KW_ROTATE, &rotate::Rotate),
+    (
+        crate::object::vendor::CKM_KW_VERSIONED_AES_GCM,
+        &versioned_gcm::VersionedGcm,
+    ),
 ];
 
 /// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.

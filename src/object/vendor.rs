@@ -30,6 +30,12 @@ pub const CKA_KW_VERSION: CK_ATTRIBUTE_TYPE = BASE | 0x06;
 pub const CKM_KW_ROTATE: CK_MECHANISM_TYPE =
     cryptoki_sys::CKM_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x01;
 
+/// Vendor mechanism: versioned AES-GCM. C_Encrypt with the current version of an AES key
+/// writes "KWG1" ‖ version ‖ IV ‖ ciphertext ‖ tag; C_Decrypt with any version of the same
+/// logical key finds the version the ciphertext names. Optional parameter: associated data.
+pub const CKM_KW_VERSIONED_AES_GCM: CK_MECHANISM_TYPE =
+    cryptoki_sys::CKM_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x02;
+
 pub const KW_STATE_PRE_ACTIVE: CK_ULONG = 1;
 pub const KW_STATE_ACTIVE: CK_ULONG = 2;
 pub const KW_STATE_SUSPENDED: CK_ULONG = 3;

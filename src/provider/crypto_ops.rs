@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest};
 use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
-use crate::object::vendor::CKA_KW_USAGE_LIMIT;
+use crate::object::vendor::{CKA_KW_USAGE_LIMIT, CKM_KW_VERSIONED_AES_GCM};
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
 use crate::session::{produce, Active, Call, Ops, Out};
@@ -145,6 +145,9 @@ impl Provider {
         m: &MechanismRequest,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if m.ty == CKM_KW_VERSIONED_AES_GCM {
+            return self.versioned_init(h, m, key, true);
+        }
         self.key_init(
             h,
             m,
@@ -161,6 +164,9 @@ impl Provider {
         m: &MechanismRequest,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if m.ty == CKM_KW_VERSIONED_AES_GCM {
+            return self.versioned_init(h, m, key, false);
+        }
         self.key_init(
             h,
             m,
@@ -169,6 +175,29 @@ impl Provider {
             |o| &mut o.decrypt,
             |mech, k| mech.decrypt(m, k).map(Active::new),
         )
+    }
+
+    /// C_EncryptInit / C_DecryptInit with versioned AES-GCM.
+    fn versioned_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        m: &MechanismRequest,
+        key: CK_OBJECT_HANDLE,
+        encrypt: bool,
+    ) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops()?;
+        let pick: fn(&mut Ops) -> &mut Option<Active<Box<dyn mechanism::Cipher>>> = if encrypt {
+            |o| &mut o.encrypt
+        } else {
+            |o| &mut o.decrypt
+        };
+        if pick(&mut ops).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let cipher = self.versioned_cipher(h, m, key, encrypt)?;
+        *pick(&mut ops) = Some(Active::new(cipher));
+        Ok(())
     }
 
     pub fn sign_init(

@@ -8,6 +8,7 @@ mod message;
 mod objects;
 mod rotate;
 mod state;
+mod versioned;
 mod wrap;
 
 use std::collections::HashMap;
