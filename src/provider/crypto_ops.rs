@@ -187,16 +187,15 @@ impl Provider {
     ) -> Result<()> {
         let s = self.session(h)?;
         let mut ops = s.ops()?;
-        let pick: fn(&mut Ops) -> &mut Option<Active<Box<dyn mechanism::Cipher>>> = if encrypt {
-            |o| &mut o.encrypt
+        let slot = if encrypt {
+            &mut ops.encrypt
         } else {
-            |o| &mut o.decrypt
+            &mut ops.decrypt
         };
-        if pick(&mut ops).is_some() {
+        if slot.is_some() {
             return Err(Error::OperationActive);
         }
-        let cipher = self.versioned_cipher(h, m, key, encrypt)?;
-        *pick(&mut ops) = Some(Active::new(cipher));
+        *slot = Some(Active::new(self.versioned_cipher(h, m, key, encrypt)?));
         Ok(())
     }
 
