@@ -69,6 +69,22 @@ plain_verify() {
   plain_openssl dgst -sha256 -verify "$1" -signature "$2" data.bin
 }
 
+show_json() {
+  keyward_cli key show "$URI;object=$1" --json >"show.$1.json"
+  python3 - "show.$1.json" "$2" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+want = sys.argv[2]
+if want == "tombstone":
+    assert not report["versions"], report
+    assert len(report["tombstones"]) == 1, report
+    assert report["tombstones"][0]["versions"] == 2, report
+else:
+    states = sorted([v["version"], v["class"], v["state"]] for v in report["versions"])
+    assert states == json.loads(want), (states, want)
+PY
+}
+
 main() {
   kw_setup lifecycle
   kw_require "token with rsa1 and ec1" make_token
@@ -107,6 +123,12 @@ main() {
   kw_check "and not with version 1's" refused plain_verify ec2.v1.pem ec2.v2.sig
   kw_check "the signature made before rotation still verifies" plain_verify ec2.v1.pem ec2.v1.sig
   kw_check "keyward keys shows both versions" list_shows ec2 deactivated
+  kw_check "keyward key show ec2: version 1 deactivated, version 2 active" show_json ec2 \
+    '[[1, "private", "deactivated"], [1, "public", "deactivated"], [2, "private", "active"], [2, "public", "active"]]'
+  kw_check "keyward key destroy ec2" keyward_cli key destroy "$URI;object=ec2"
+  kw_check "destroyed: pkcs11-tool no longer finds ec2" refused p11_user "$TOKEN" --sign --label ec2 \
+    -m ECDSA-SHA256 -i data.bin -o gone.sig
+  kw_check "keyward key show ec2 reports the tombstone" show_json ec2 tombstone
   kw_finish
 }
 

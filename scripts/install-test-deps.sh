@@ -4,7 +4,7 @@
 # when everything is already installed. Runs as root, or through sudo when that exists.
 set -euo pipefail
 
-PACKAGES=(softhsm2 opensc openssl libengine-pkcs11-openssl)
+PACKAGES=(softhsm2 opensc openssl libengine-pkcs11-openssl python3)
 BACKPORTS_PACKAGES=(pkcs11-provider)
 PROVIDER_MIN_VERSION=1.0
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources

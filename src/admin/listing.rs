@@ -72,7 +72,7 @@ fn type_name(attrs: &Attributes) -> &'static str {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

@@ -4,6 +4,7 @@
 pub mod lifecycle;
 mod listing;
 pub mod uri;
+pub mod versions;
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;

@@ -79,6 +79,22 @@ enum KeyCommand {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
+    /// Show a key: every version (state, dates, reason, usage limit), and its tombstone if
+    /// it was destroyed.
+    Show {
+        uri: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+    /// Destroy a key: every version's material is deleted; a tombstone (label, id, versions,
+    /// date, reason) stays for `keyward key show`.
+    Destroy {
+        uri: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
     /// Rotate a key: its next version (new material, same attributes) becomes the one found
     /// first; the previous version is deactivated (it still verifies and decrypts).
     Rotate {
@@ -240,9 +256,7 @@ fn slot_of(admin: &Admin, key: &keyward::admin::uri::KeyUri, slot: u64) -> Resul
 
 /// `keyward key rotate URI`.
 fn rotate(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Result<(), String> {
-    let key = keyward::admin::uri::KeyUri::parse(uri)?;
-    let slot = slot_of(admin, &key, slot)?;
-    let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+    let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
     let done = admin.rotate(slot, &key, &pin).map_err(|e| match e {
         keyward::error::Error::KeyHandleInvalid => format!("no active key matches {uri}"),
         other => format!("{uri}: {other}"),
@@ -254,6 +268,77 @@ fn rotate(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Res
     Ok(())
 }
 
+/// The key a URI names, its slot and the user PIN.
+fn key_and_pin(
+    admin: &Admin,
+    slot: u64,
+    uri: &str,
+    pin_file: Option<PathBuf>,
+) -> Result<(keyward::admin::uri::KeyUri, u64, Pin), String> {
+    let key = keyward::admin::uri::KeyUri::parse(uri)?;
+    let slot = slot_of(admin, &key, slot)?;
+    let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+    Ok((key, slot, pin))
+}
+
+/// `keyward key show URI`.
+fn show(
+    admin: &Admin,
+    slot: u64,
+    uri: &str,
+    json: bool,
+    pin_file: Option<PathBuf>,
+) -> Result<(), String> {
+    let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
+    let report = admin
+        .show(slot, &key, &pin)
+        .map_err(|e| format!("{uri}: {e}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    if report.versions.is_empty() && report.tombstones.is_empty() {
+        return Err(format!("no key matches {uri}"));
+    }
+    println!(
+        "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6}  REASON",
+        "VERSION", "CLASS", "STATE", "START", "END", "LIMIT"
+    );
+    for v in &report.versions {
+        println!(
+            "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6}  {}",
+            v.version,
+            v.class,
+            v.state,
+            v.start_date,
+            v.end_date,
+            v.usage_limit,
+            v.revocation_reason
+        );
+    }
+    for t in &report.tombstones {
+        println!(
+            "destroyed: {:?} (id {}) after {} version(s), at {} (Unix time), reason {}",
+            t.label, t.id, t.versions, t.destroyed_at, t.reason
+        );
+    }
+    Ok(())
+}
+
+/// `keyward key destroy URI`.
+fn destroy(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Result<(), String> {
+    let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
+    let n = admin.destroy(slot, &key, &pin).map_err(|e| match e {
+        keyward::error::Error::KeyHandleInvalid => format!("no key matches {uri}"),
+        other => format!("{uri}: {other}"),
+    })?;
+    println!("destroyed {n} key object(s) ({uri}); its tombstone remains for `keyward key show`");
+    Ok(())
+}
+
 /// The lifecycle subcommands: find the slot (the URI's token, else --slot/--token), log in
 /// as the user and apply the change.
 fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), String> {
@@ -261,6 +346,12 @@ fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), Stri
     let (uri, change, pin_file) = match action {
         KeyCommand::List { .. } => return Err("key list is handled with keys".into()),
         KeyCommand::Rotate { uri, pin_file } => return rotate(admin, slot, &uri, pin_file),
+        KeyCommand::Show {
+            uri,
+            json,
+            pin_file,
+        } => return show(admin, slot, &uri, json, pin_file),
+        KeyCommand::Destroy { uri, pin_file } => return destroy(admin, slot, &uri, pin_file),
         KeyCommand::Revoke {
             uri,
             reason: r,
@@ -274,9 +365,7 @@ fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), Stri
         KeyCommand::Activate { uri, pin_file } => (uri, Change::Activate, pin_file),
         KeyCommand::Deactivate { uri, pin_file } => (uri, Change::Deactivate, pin_file),
     };
-    let key = keyward::admin::uri::KeyUri::parse(&uri)?;
-    let slot = slot_of(admin, &key, slot)?;
-    let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+    let (key, slot, pin) = key_and_pin(admin, slot, &uri, pin_file)?;
     let n = admin
         .change_state(slot, &key, change, &pin)
         .map_err(|e| match e {

@@ -52,6 +52,22 @@ pub struct StoredObject {
     pub sealed: Option<Vec<u8>>,
 }
 
+/// What remains of a destroyed logical key: its names and history, never its material.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tombstone {
+    /// CKA_KW_KEY_ID, hex.
+    pub key_id: String,
+    pub label: String,
+    /// CKA_ID, hex.
+    pub id: String,
+    /// The highest version the key reached.
+    pub versions: u64,
+    /// When it was destroyed (Unix seconds).
+    pub destroyed_at: u64,
+    /// The revocation reason its newest version carried (0: none).
+    pub reason: u64,
+}
+
 /// Everything the token persists. Every method is one transaction; all are safe to call
 /// from several threads and processes at once. Errors are CKR_DEVICE_ERROR.
 pub trait Store: Send + Sync {
@@ -76,6 +92,10 @@ pub trait Store: Send + Sync {
     fn consume_use(&self, uid: &str, limit: u64) -> Result<bool>;
     /// How many uses of object `uid` were counted.
     fn uses(&self, uid: &str) -> Result<u64>;
+    /// Record a destroyed key's tombstone (replacing an earlier one for the same key id).
+    fn put_tombstone(&self, t: &Tombstone) -> Result<()>;
+    /// Every tombstone, oldest first.
+    fn tombstones(&self) -> Result<Vec<Tombstone>>;
     /// Changes whenever another connection commits (a cross-process change counter).
     fn change_counter(&self) -> Result<u64>;
 }

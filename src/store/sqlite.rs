@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{PinRecord, Store, StoredObject, TokenRecord, Who};
+use super::{PinRecord, Store, StoredObject, TokenRecord, Tombstone, Who};
 use crate::error::{Error, Result};
 
 const SCHEMA: &str = "
@@ -30,6 +30,14 @@ CREATE TABLE IF NOT EXISTS objects (
     private INTEGER NOT NULL,
     clear BLOB NOT NULL,
     sealed BLOB
+);
+CREATE TABLE IF NOT EXISTS tombstones (
+    key_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    id TEXT NOT NULL,
+    versions INTEGER NOT NULL,
+    destroyed_at INTEGER NOT NULL,
+    reason INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS usage (
     uid TEXT PRIMARY KEY,
@@ -272,6 +280,36 @@ impl Store for SqliteStore {
             })
             .optional()
             .map(|n| n.unwrap_or(0) as u64)
+        })
+    }
+
+    fn put_tombstone(&self, t: &Tombstone) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO tombstones (key_id, label, id, versions, destroyed_at, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![t.key_id, t.label, t.id, t.versions as i64, t.destroyed_at as i64, t.reason as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    fn tombstones(&self) -> Result<Vec<Tombstone>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT key_id, label, id, versions, destroyed_at, reason FROM tombstones ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Tombstone {
+                    key_id: r.get(0)?,
+                    label: r.get(1)?,
+                    id: r.get(2)?,
+                    versions: r.get::<_, i64>(3)? as u64,
+                    destroyed_at: r.get::<_, i64>(4)? as u64,
+                    reason: r.get::<_, i64>(5)? as u64,
+                })
+            })?;
+            rows.collect()
         })
     }
 

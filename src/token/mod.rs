@@ -64,6 +64,16 @@ impl Token {
         self.store.consume_use(uid, limit)
     }
 
+    /// Keep what remains of a destroyed key.
+    pub fn put_tombstone(&self, t: &crate::store::Tombstone) -> Result<()> {
+        self.store.put_tombstone(t)
+    }
+
+    /// The tombstones of destroyed keys.
+    pub fn tombstones(&self) -> Result<Vec<crate::store::Tombstone>> {
+        self.store.tombstones()
+    }
+
     /// Protect operations counted for object `uid`.
     pub fn uses(&self, uid: &str) -> Result<u64> {
         self.store.uses(uid)

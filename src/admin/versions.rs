@@ -1,0 +1,145 @@
+//! `keyward key show` and `keyward key destroy`: a logical key's versions, and what remains
+//! of it once destroyed (a tombstone: names, versions, dates, reason, never material).
+
+use cryptoki_sys::*;
+
+use super::lifecycle::state_name;
+use super::listing::hex;
+use super::uri::KeyUri;
+use super::Admin;
+use crate::error::{Error, Result};
+use crate::object::vendor::*;
+use crate::object::Object;
+use crate::policy::lifecycle::{now_seconds, state_of};
+use crate::store::Tombstone;
+
+/// One version of a key as `keyward key show` reports it.
+#[derive(Debug, serde::Serialize)]
+pub struct VersionRow {
+    pub version: CK_ULONG,
+    pub class: &'static str,
+    pub state: &'static str,
+    pub state_changed: CK_ULONG,
+    pub revocation_reason: CK_ULONG,
+    pub start_date: String,
+    pub end_date: String,
+    pub usage_limit: CK_ULONG,
+    pub key_id: String,
+}
+
+/// A key's versions, newest first, or its tombstone.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct KeyReport {
+    pub versions: Vec<VersionRow>,
+    pub tombstones: Vec<Tombstone>,
+}
+
+fn row(obj: &Object) -> VersionRow {
+    let a = obj.attrs();
+    let text = |ty| String::from_utf8_lossy(a.get(ty).unwrap_or_default()).into_owned();
+    VersionRow {
+        version: a.ulong(CKA_KW_VERSION).unwrap_or(1),
+        class: match obj.class() {
+            CKO_PRIVATE_KEY => "private",
+            CKO_PUBLIC_KEY => "public",
+            _ => "secret",
+        },
+        state: state_name(state_of(a)),
+        state_changed: a.ulong(CKA_KW_STATE_CHANGED).unwrap_or(0),
+        revocation_reason: a.ulong(CKA_KW_REVOCATION_REASON).unwrap_or(0),
+        start_date: text(CKA_START_DATE),
+        end_date: text(CKA_END_DATE),
+        usage_limit: a.ulong(CKA_KW_USAGE_LIMIT).unwrap_or(0),
+        key_id: hex(a.get(CKA_KW_KEY_ID).unwrap_or_default()),
+    }
+}
+
+impl Admin {
+    /// Run `f` on the key objects `uri` selects, in a logged-in read/write session.
+    fn with_keys<T>(
+        &self,
+        slot: CK_SLOT_ID,
+        uri: &KeyUri,
+        pin: &[u8],
+        f: impl FnOnce(CK_SESSION_HANDLE, Vec<(CK_OBJECT_HANDLE, std::sync::Arc<Object>)>) -> Result<T>,
+    ) -> Result<T> {
+        let p = &self.provider;
+        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
+        let r = (|| {
+            p.login(h, CKU_USER, pin)?;
+            p.find_init(h, &uri.template())?;
+            let found = p.find_next(h, usize::MAX);
+            p.find_final(h)?;
+            let mut keys = Vec::new();
+            for o in found? {
+                let obj = p.object(h, o)?;
+                if matches!(
+                    obj.class(),
+                    CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY
+                ) {
+                    keys.push((o, obj));
+                }
+            }
+            f(h, keys)
+        })();
+        p.close_session(h)?;
+        r
+    }
+
+    /// Every version of the keys `uri` names, newest first, and the tombstones that match.
+    pub fn show(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<KeyReport> {
+        let versions = self.with_keys(slot, uri, pin, |_, keys| {
+            Ok(keys.iter().map(|(_, o)| row(o)).collect::<Vec<_>>())
+        })?;
+        let label = uri.label.as_deref().map(String::from_utf8_lossy);
+        let id = uri.id.as_deref().map(hex);
+        let tombstones = self
+            .provider
+            .token(slot)?
+            .tombstones()?
+            .into_iter()
+            .filter(|t| label.as_deref().is_none_or(|l| t.label == l))
+            .filter(|t| id.as_deref().is_none_or(|i| t.id == i))
+            .collect();
+        Ok(KeyReport {
+            versions,
+            tombstones,
+        })
+    }
+
+    /// Destroy every version of the keys `uri` names (their material is deleted; the store
+    /// overwrites freed pages) and keep a tombstone per logical key. The number destroyed.
+    pub fn destroy(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<usize> {
+        let token = self.provider.token(slot)?;
+        self.with_keys(slot, uri, pin, |h, keys| {
+            if keys.is_empty() {
+                return Err(Error::KeyHandleInvalid);
+            }
+            let mut stones: Vec<Tombstone> = Vec::new();
+            for (_, obj) in &keys {
+                let a = obj.attrs();
+                let key_id = hex(a.get(CKA_KW_KEY_ID).unwrap_or_default());
+                let version = a.ulong(CKA_KW_VERSION).unwrap_or(1);
+                match stones.iter_mut().find(|t| t.key_id == key_id) {
+                    Some(t) => t.versions = t.versions.max(version),
+                    None => stones.push(Tombstone {
+                        key_id,
+                        label: String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default())
+                            .into_owned(),
+                        id: hex(a.get(CKA_ID).unwrap_or_default()),
+                        versions: version,
+                        destroyed_at: now_seconds(),
+                        reason: a.ulong(CKA_KW_REVOCATION_REASON).unwrap_or(0),
+                    }),
+                }
+            }
+            for t in &stones {
+                token.put_tombstone(t)?;
+            }
+            for (o, _) in &keys {
+                self.provider.destroy_object(h, *o)?;
+            }
+            Ok(keys.len())
+        })
+    }
+}
