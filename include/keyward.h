@@ -21,6 +21,10 @@
 #define CKA_KW_KEY_ID            (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x05UL) /* byte string */
 #define CKA_KW_VERSION           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x06UL) /* CK_ULONG, from 1 */
 
+/* Rotation policy: rotate every N seconds (0: never); when this version was made. */
+#define CKA_KW_ROTATION_PERIOD   (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x07UL) /* CK_ULONG seconds */
+#define CKA_KW_CREATED           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x08UL) /* Unix seconds, read-only */
+
 /*
  * Rotation: C_GenerateKey (secret key) or C_GenerateKeyPair (key pair) with CKM_KW_ROTATE,
  * pParameter = &hCurrentVersion (CK_OBJECT_HANDLE; the private key of a pair), empty

@@ -437,3 +437,78 @@ fn versioned_gcm_decrypts_across_rotations() {
         RvError::EncryptedDataInvalid,
     );
 }
+
+const CKA_KW_ROTATION_PERIOD: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x07;
+
+/// A secret key past its rotation period rotates at its next protect operation: the data
+/// comes out under version 2, which any version decrypts (versioned AES-GCM).
+#[test]
+fn a_due_secret_key_rotates_at_its_next_protect_operation() {
+    let s = user_session();
+    let label = Attribute::Label(b"auto-rotating".to_vec());
+    let v1 = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![4; 16]),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            label.clone(),
+            vendor(CKA_KW_ROTATION_PERIOD, 1),
+        ])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let ct = s.encrypt(&versioned(b""), v1, b"rotated on use").unwrap();
+    assert_eq!(&ct[..8], b"KWG1\0\0\0\x02", "made by version 2");
+    let versions = s.find_objects(&[label]).unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(read(&s, versions[0], CKA_KW_VERSION), 2);
+    assert_eq!(read(&s, v1, CKA_KW_STATE), DEACTIVATED);
+    assert_eq!(
+        s.decrypt(&versioned(b""), v1, &ct).unwrap(),
+        b"rotated on use"
+    );
+}
+
+/// `keyward rotate --due` (the admin API the CLI calls, here a second instance of the code
+/// in this process, like another process) rotates token keys whose period has passed.
+#[test]
+fn rotate_due_rotates_what_is_due_and_nothing_else() {
+    let (slot, index) = common::claim_slot();
+    common::init_token(slot, "rotate due");
+    let s = common::p11().open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    let key = |label: &[u8], period: CK_ULONG| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Value(vec![5; 32]),
+            Attribute::Sign(true),
+            Attribute::Token(true),
+            Attribute::Label(label.to_vec()),
+            vendor(CKA_KW_ROTATION_PERIOD, period),
+        ])
+        .unwrap()
+    };
+    key(b"due", 1);
+    key(b"not-due", 3600);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let admin = keyward::admin::Admin::from_env().unwrap();
+    let done = admin.rotate_due(index as u64, USER_PIN.as_bytes()).unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!((done[0].label.as_str(), done[0].version), ("due", 2));
+    let current = s
+        .find_objects(&[Attribute::Label(b"due".to_vec())])
+        .unwrap()[0];
+    assert_eq!(read(&s, current, CKA_KW_VERSION), 2);
+    assert_eq!(
+        s.find_objects(&[Attribute::Label(b"not-due".to_vec())])
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(admin
+        .rotate_due(index as u64, USER_PIN.as_bytes())
+        .unwrap()
+        .is_empty());
+}

@@ -150,3 +150,59 @@ impl Admin {
         r
     }
 }
+
+/// One rotation `keyward rotate --due` made.
+#[derive(Debug, serde::Serialize)]
+pub struct DueRotation {
+    pub label: String,
+    pub class: &'static str,
+    pub version: CK_ULONG,
+}
+
+impl Admin {
+    /// Rotate every key in `slot` whose rotation period has passed (secret keys and key
+    /// pairs, current versions only). What was rotated, in listing order.
+    pub fn rotate_due(&self, slot: CK_SLOT_ID, pin: &[u8]) -> Result<Vec<DueRotation>> {
+        let p = &self.provider;
+        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
+        let r = (|| {
+            p.login(h, CKU_USER, pin)?;
+            p.find_init(h, &Attributes::new())?;
+            let found = p.find_next(h, usize::MAX);
+            p.find_final(h)?;
+            let now = crate::policy::lifecycle::now_seconds();
+            let mut done = Vec::new();
+            for o in found? {
+                let obj = p.object(h, o)?;
+                let class = obj.class();
+                if !matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY)
+                    || !crate::policy::lifecycle::rotation_due(obj.attrs(), now)
+                {
+                    continue;
+                }
+                let m = crate::mechanism::MechanismRequest::new(
+                    CKM_KW_ROTATE,
+                    crate::mechanism::Param::Bytes(o.to_ne_bytes().to_vec()),
+                );
+                let empty = Attributes::new();
+                let new = match class {
+                    CKO_SECRET_KEY => p.generate_key(h, &m, &empty)?,
+                    _ => p.generate_key_pair(h, &m, &empty, &empty)?.1,
+                };
+                done.push(DueRotation {
+                    label: String::from_utf8_lossy(obj.attrs().get(CKA_LABEL).unwrap_or_default())
+                        .into_owned(),
+                    class: if class == CKO_SECRET_KEY {
+                        "secret key"
+                    } else {
+                        "key pair"
+                    },
+                    version: p.object(h, new)?.attrs().ulong(CKA_KW_VERSION).unwrap_or(0),
+                });
+            }
+            Ok(done)
+        })();
+        p.close_session(h)?;
+        r
+    }
+}

@@ -51,6 +51,16 @@ enum Command {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
+    /// Rotate every key whose rotation period has passed (for cron or a systemd timer).
+    Rotate {
+        /// Required: rotate what is due (the only mode for now).
+        #[arg(long)]
+        due: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
     /// Key management: list keys, and move them through their lifecycle.
     Key {
         #[command(subcommand)]
@@ -240,6 +250,32 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Key { action } => change_state(&admin, slot, action)?,
+        Command::Rotate {
+            due,
+            json,
+            pin_file,
+        } => {
+            if !due {
+                return Err("say --due: rotate every key whose rotation period has passed".into());
+            }
+            let pin =
+                read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+            let done = admin.rotate_due(slot, &pin).map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?
+                );
+            } else if done.is_empty() {
+                println!("no key is due for rotation");
+            }
+            for r in done.iter().filter(|_| !json) {
+                println!(
+                    "rotated {} {:?}: version {} is now current",
+                    r.class, r.label, r.version
+                );
+            }
+        }
     }
     Ok(())
 }

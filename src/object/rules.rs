@@ -151,6 +151,8 @@ pub static RULES: &[Rule] = &[
     r(CKA_KW_USAGE_LIMIT, AnyKey, Ulong, 0),
     r(CKA_KW_KEY_ID, AnyKey, Bytes, TOKEN_MANAGED | FIXED),
     r(CKA_KW_VERSION, AnyKey, Ulong, TOKEN_MANAGED | FIXED),
+    r(CKA_KW_ROTATION_PERIOD, AnyKey, Ulong, 0),
+    r(CKA_KW_CREATED, AnyKey, Ulong, TOKEN_MANAGED | FIXED),
     // Templates a wrapping, unwrapping or deriving key imposes (§4.8–4.10); fixed at
     // creation so they cannot be loosened later.
     r(CKA_WRAP_TEMPLATE, PublicKey, Template, FIXED),

@@ -158,6 +158,7 @@ fn set_provenance(shape: Shape, attrs: &mut Attributes, origin: Origin) {
     attrs.set_bool(CKA_LOCAL, local);
     attrs.set_ulong(CKA_KEY_GEN_MECHANISM, mech);
     attrs.set_ulong(CKA_KW_STATE_CHANGED, lifecycle::now_seconds());
+    attrs.set_ulong(CKA_KW_CREATED, lifecycle::now_seconds());
     if !attrs.contains(CKA_KW_KEY_ID) {
         let mut id = [0u8; 16];
         // A failing RNG leaves an all-zero id; it only names the logical key.

@@ -23,6 +23,13 @@ pub const CKA_KW_KEY_ID: CK_ATTRIBUTE_TYPE = BASE | 0x05;
 /// CK_ULONG: this object's version of its logical key, from 1 (token-managed).
 pub const CKA_KW_VERSION: CK_ATTRIBUTE_TYPE = BASE | 0x06;
 
+/// CK_ULONG: rotate this key every so many seconds (0: never). A secret key past due rotates
+/// at its next protect operation in a read/write session; `keyward rotate --due` rotates every
+/// key that is due.
+pub const CKA_KW_ROTATION_PERIOD: CK_ATTRIBUTE_TYPE = BASE | 0x07;
+/// CK_ULONG: when this version was made (Unix seconds; token-managed).
+pub const CKA_KW_CREATED: CK_ATTRIBUTE_TYPE = BASE | 0x08;
+
 /// Vendor mechanism: rotate a key. `C_GenerateKey` (secret keys) or `C_GenerateKeyPair` (key
 /// pairs) with this mechanism and the current version's handle (a CK_OBJECT_HANDLE; for a
 /// pair, the private key's) as parameter makes the next version — same attributes, new

@@ -78,6 +78,13 @@ pub fn now_seconds() -> CK_ULONG {
         .map_or(0, |d| d.as_secs() as CK_ULONG)
 }
 
+/// Whether an active key with a rotation period is past due at `now` (Unix seconds).
+pub fn rotation_due(attrs: &Attributes, now: CK_ULONG) -> bool {
+    let period = attrs.ulong(CKA_KW_ROTATION_PERIOD).unwrap_or(0);
+    let created = attrs.ulong(CKA_KW_CREATED).unwrap_or(now);
+    period > 0 && state_of(attrs) == KW_STATE_ACTIVE && now.saturating_sub(created) >= period
+}
+
 /// Whether `today` lies within CKA_START_DATE..=CKA_END_DATE (an empty date is no bound).
 fn within_dates(attrs: &Attributes, today: &[u8; 8]) -> bool {
     let bound = |ty| attrs.get(ty).filter(|v| v.len() == 8);
@@ -151,6 +158,18 @@ mod tests {
         let compromised = key(KW_STATE_COMPROMISED, b"", b"");
         assert!(authorize(&compromised, Use::Process, &today, true).is_ok());
         assert!(authorize(&compromised, Use::Protect, &today, true).is_err());
+    }
+
+    #[test]
+    fn rotation_is_due_after_the_period_for_active_keys() {
+        let mut k = key(KW_STATE_ACTIVE, b"", b"");
+        k.set_ulong(CKA_KW_CREATED, 1000);
+        assert!(!rotation_due(&k, 5000), "no period: never due");
+        k.set_ulong(CKA_KW_ROTATION_PERIOD, 3600);
+        assert!(!rotation_due(&k, 4599));
+        assert!(rotation_due(&k, 4600));
+        k.set_ulong(CKA_KW_STATE, KW_STATE_DEACTIVATED);
+        assert!(!rotation_due(&k, 9999), "only the current version rotates");
     }
 
     #[test]

@@ -7,10 +7,10 @@ use zeroize::Zeroizing;
 
 use super::Provider;
 use crate::error::{Error, Result};
-use crate::mechanism::{self, MechanismRequest};
+use crate::mechanism::{self, MechanismRequest, Param};
 use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
-use crate::object::vendor::{CKA_KW_USAGE_LIMIT, CKM_KW_VERSIONED_AES_GCM};
+use crate::object::vendor::{CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM};
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
 use crate::session::{produce, Active, Call, Ops, Out};
@@ -85,6 +85,7 @@ impl Provider {
             return Err(Error::KeySizeRange);
         }
         let kind = Use::of(usage);
+        let obj = self.rotate_if_due(h, key, obj, kind)?;
         let config = token.config();
         lifecycle::authorize(
             obj.attrs(),
@@ -106,6 +107,28 @@ impl Provider {
             }
         }
         Ok(obj)
+    }
+
+    /// A secret key past its rotation period rotates at its next protect operation (in a
+    /// read/write session, which may create the new version); the operation then uses the
+    /// new version. Anything else is returned as it is.
+    fn rotate_if_due(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        obj: Arc<Object>,
+        kind: Use,
+    ) -> Result<Arc<Object>> {
+        let due = kind == Use::Protect
+            && obj.class() == CKO_SECRET_KEY
+            && lifecycle::rotation_due(obj.attrs(), lifecycle::now_seconds());
+        if !due || !self.session(h)?.rw {
+            return Ok(obj);
+        }
+        let m = MechanismRequest::new(CKM_KW_ROTATE, Param::Bytes(key.to_ne_bytes().to_vec()));
+        let new = self.rotate_secret(h, &m, &crate::object::Attributes::new())?;
+        let (_, token) = self.session_token(h)?;
+        token.object(ObjectHandle(new), Self::visibility(token)?)
     }
 
     /// The key material behind `key`, checked as [`Self::operation_object`] does.
