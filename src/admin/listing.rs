@@ -4,7 +4,7 @@ use cryptoki_sys::*;
 
 use crate::error::Result;
 use crate::object::key::KeyMaterial;
-use crate::object::vendor::{CKA_KW_REVOCATION_REASON, CKA_KW_USAGE_LIMIT};
+use crate::object::vendor::{CKA_KW_REVOCATION_REASON, CKA_KW_USAGE_LIMIT, CKA_KW_VERSION};
 use crate::object::Attributes;
 use crate::provider::Provider;
 
@@ -25,6 +25,11 @@ pub struct KeyRow {
     pub revocation_reason: Option<CK_ULONG>,
     /// Protect operations allowed (None: no limit).
     pub usage_limit: Option<CK_ULONG>,
+    /// This object's version of its logical key.
+    pub version: CK_ULONG,
+    /// CKA_START_DATE / CKA_END_DATE ("YYYYMMDD", empty: none).
+    pub start_date: String,
+    pub end_date: String,
 }
 
 /// Names of the CKF_* token flags that are set.
@@ -106,6 +111,10 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
             state: super::lifecycle::state_name(crate::policy::lifecycle::state_of(a)),
             revocation_reason: a.ulong(CKA_KW_REVOCATION_REASON).filter(|r| *r != 0),
             usage_limit: a.ulong(CKA_KW_USAGE_LIMIT).filter(|l| *l != 0),
+            version: a.ulong(CKA_KW_VERSION).unwrap_or(1),
+            start_date: String::from_utf8_lossy(a.get(CKA_START_DATE).unwrap_or_default())
+                .into_owned(),
+            end_date: String::from_utf8_lossy(a.get(CKA_END_DATE).unwrap_or_default()).into_owned(),
         });
     }
     Ok(rows)

@@ -238,14 +238,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             println!(
-                "{:<20} {:<16} {:<8} {:<15} {:>6}  STATE",
-                "LABEL", "ID", "CLASS", "TYPE", "BITS"
+                "{:<20} {:<16} {:<8} {:<15} {:>6} {:>4}  STATE",
+                "LABEL", "ID", "CLASS", "TYPE", "BITS", "VER"
             );
             for r in rows {
                 let bits = r.bits.map_or("-".into(), |b| b.to_string());
                 println!(
-                    "{:<20} {:<16} {:<8} {:<15} {:>6}  {}",
-                    r.label, r.id, r.class, r.key_type, bits, r.state
+                    "{:<20} {:<16} {:<8} {:<15} {:>6} {:>4}  {}",
+                    r.label, r.id, r.class, r.key_type, bits, r.version, r.state
                 );
             }
         }
