@@ -57,9 +57,9 @@ impl Provider {
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
         let (_, token) = self.session_token(h)?;
-        // Another process may have changed the key's lifecycle: cheap when nothing changed
-        // (SQLite's data_version, read from the WAL index in shared memory).
-        token.sync()?;
+        // Another process may have changed the key's lifecycle: one stat of the WAL file when
+        // nothing changed, a reload of the changed objects when something did.
+        token.sync_if_written()?;
         let obj = token
             .object(ObjectHandle(key), Self::visibility(token)?)
             .map_err(|_| Error::KeyHandleInvalid)?;

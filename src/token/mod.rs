@@ -3,6 +3,7 @@
 
 mod login;
 mod objects;
+mod watch;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -47,6 +48,7 @@ pub struct Token {
     config: SlotConfig,
     store: Box<dyn Store>,
     state: RwLock<State>,
+    watch: watch::WalWatch,
 }
 
 impl std::fmt::Debug for Token {
@@ -84,6 +86,7 @@ impl Token {
     pub fn open(config: SlotConfig, handles: Arc<AtomicU64>) -> Result<Self> {
         let store = SqliteStore::open(&config.db_path())?;
         Ok(Self {
+            watch: watch::WalWatch::new(config.db_path()),
             config,
             store: Box::new(store),
             state: RwLock::new(State {

@@ -96,6 +96,15 @@ fn new_uid() -> Result<String> {
 impl Token {
     /// Bring the token objects up to date with the store if another process committed
     /// since the last look (one cheap counter read when nothing changed).
+    /// [`Self::sync`] only when the token's WAL file shows a write since the last look: the
+    /// cheap check for the operation hot path.
+    pub fn sync_if_written(&self) -> Result<()> {
+        if self.watch.changed() {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
     pub fn sync(&self) -> Result<()> {
         let counter = self.store.change_counter()?;
         if self.read()?.objects.counter == Some(counter) {

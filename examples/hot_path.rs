@@ -1,0 +1,57 @@
+//! A quick look at the per-operation cost of the hot path: HMAC-SHA256 (64 bytes) and
+//! ECDSA P-256 signatures with a token key, single thread. Not a benchmark suite (issue 8).
+//! Usage: KEYWARD_DIR=... KEYWARD_PIN=... cargo run --release --example hot_path
+
+use std::time::Instant;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, KeyType, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let module = std::env::var("KEYWARD_MODULE").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/libkeyward.so").into()
+    });
+    let pin = std::env::var("KEYWARD_PIN")?;
+    let p11 = Pkcs11::new(module)?;
+    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    let slot = p11.get_slots_with_initialized_token()?[0];
+    let s = p11.open_rw_session(slot)?;
+    s.login(UserType::User, Some(&AuthPin::new(pin.into())))?;
+    let hmac = s.create_object(&[
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Value(vec![1; 32]),
+        Attribute::Sign(true),
+        Attribute::Token(true),
+    ])?;
+    let (_, ec) = s.generate_key_pair(
+        &Mechanism::EccKeyPairGen,
+        &[
+            Attribute::EcParams(vec![
+                0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+            ]),
+            Attribute::Token(true),
+        ],
+        &[Attribute::Sign(true), Attribute::Token(true)],
+    )?;
+    let data = [7u8; 64];
+    for (name, mech, key, n) in [
+        ("HMAC-SHA256 64 B", Mechanism::Sha256Hmac, hmac, 200_000u32),
+        ("ECDSA P-256 SHA-256", Mechanism::EcdsaSha256, ec, 20_000),
+    ] {
+        let start = Instant::now();
+        for _ in 0..n {
+            s.sign(&mech, key, &data)?;
+        }
+        let per = start.elapsed() / n;
+        println!(
+            "{name}: {:.2} µs/op, {:.0} ops/s",
+            per.as_secs_f64() * 1e6,
+            1.0 / per.as_secs_f64()
+        );
+    }
+    Ok(())
+}
