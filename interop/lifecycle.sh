@@ -20,6 +20,8 @@ make_token() {
   kw_keygen "$TOKEN" rsa:2048 01 rsa1
   kw_keygen "$TOKEN" EC:prime256v1 02 ec1
   kw_keygen "$TOKEN" EC:prime256v1 03 ec2
+  kw_keygen "$TOKEN" rsa:2048 04 rsa3
+  kw_keygen "$TOKEN" EC:prime256v1 05 ec4
   head -c 1000 /dev/urandom >data.bin
 }
 
@@ -85,6 +87,38 @@ else:
 PY
 }
 
+# certify LABEL ID: a certificate made with the token key, stored on the token beside it.
+certify() {
+  p11_openssl req -new -x509 -days 30 -subj "/CN=keyward rotation/O=Keyward" \
+    -key "$URI;object=$1;type=private" -out "$1.crt"
+  p11_user "$TOKEN" --write-object "$1.crt" --type cert --id "$2" --label "$1" >/dev/null
+}
+
+rotate_with_csr() {
+  keyward_cli key rotate "$URI;object=$1;type=private" --csr "$1.csr" --public-key "$1.v2.pem"
+}
+
+# check_csr LABEL: the CSR written at rotation is self-signed by the new key, keeps the old
+# certificate's subject and carries the new public key, the one the token now has.
+check_csr() {
+  plain_openssl req -in "$1.csr" -verify -noout
+  plain_openssl req -in "$1.csr" -noout -subject >"$1.subject"
+  expect_in 'CN ?= ?keyward rotation' "$1.subject"
+  plain_openssl req -in "$1.csr" -noout -pubkey >"$1.csr.pub.pem"
+  cmp "$1.csr.pub.pem" "$1.v2.pem"
+  export_label "$1" "$1.token.pem"
+  cmp "$1.token.pem" "$1.v2.pem"
+}
+
+no_object() {
+  p11_user "$TOKEN" --list-objects >objects.txt
+  expect_in "label: +rsa1\$" objects.txt # the listing works
+  if grep -Eq "label: +$1\$" objects.txt; then
+    echo "$1 is still listed"
+    return 1
+  fi
+}
+
 main() {
   kw_setup lifecycle
   kw_require "token with rsa1 and ec1" make_token
@@ -125,9 +159,15 @@ main() {
   kw_check "keyward keys shows both versions" list_shows ec2 deactivated
   kw_check "keyward key show ec2: version 1 deactivated, version 2 active" show_json ec2 \
     '[[1, "private", "deactivated"], [1, "public", "deactivated"], [2, "private", "active"], [2, "public", "active"]]'
+  local key id
+  for key in rsa3:04 ec4:05; do
+    id=${key#*:} key=${key%:*}
+    kw_check "$key: a certificate on the token" certify "$key" "$id"
+    kw_check "keyward key rotate $key --csr --public-key" rotate_with_csr "$key"
+    kw_check "$key: the CSR verifies, keeps the subject, carries the new key" check_csr "$key"
+  done
   kw_check "keyward key destroy ec2" keyward_cli key destroy "$URI;object=ec2"
-  kw_check "destroyed: pkcs11-tool no longer finds ec2" refused p11_user "$TOKEN" --sign --label ec2 \
-    -m ECDSA-SHA256 -i data.bin -o gone.sig
+  kw_check "destroyed: pkcs11-tool lists no ec2 object" no_object ec2
   kw_check "keyward key show ec2 reports the tombstone" show_json ec2 tombstone
   kw_finish
 }

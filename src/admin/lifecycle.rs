@@ -102,17 +102,28 @@ impl Admin {
     }
 }
 
-/// What `keyward key rotate` made: the new version's number.
+/// What `keyward key rotate` made: the new version's number and, for a key pair, its public
+/// key (DER SubjectPublicKeyInfo) and the requested CSR (DER PKCS#10).
 #[derive(Debug)]
 pub struct Rotated {
     pub version: CK_ULONG,
     pub class: &'static str,
+    pub public_key: Option<Vec<u8>>,
+    pub csr: Option<Vec<u8>>,
+}
+
+/// PEM text of `der` under `label` ("PUBLIC KEY", "CERTIFICATE REQUEST").
+pub fn pem(label: &'static str, der: &[u8]) -> Result<String> {
+    pkcs8::der::pem::encode_string(label, pkcs8::LineEnding::LF, der)
+        .map_err(|_| Error::GeneralError)
 }
 
 impl Admin {
     /// Rotate the key `uri` selects: its newest active secret or private key gets a next
-    /// version (for a pair, with a new public key too).
-    pub fn rotate(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<Rotated> {
+    /// version (for a pair, with a new public key too). With `csr`, a key pair's new version
+    /// also gets a certificate request with the subject of the certificate that shares the
+    /// key's CKA_ID (CKR_TEMPLATE_INCOMPLETE if there is none).
+    pub fn rotate(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8], csr: bool) -> Result<Rotated> {
         let p = &self.provider;
         let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
         let r = (|| {
@@ -128,26 +139,67 @@ impl Admin {
                     CKM_KW_ROTATE,
                     crate::mechanism::Param::Bytes(handle),
                 );
-                let new = match obj.class() {
-                    CKO_SECRET_KEY if active => p.generate_key(h, &m, &Attributes::new())?,
+                let (new, new_public) = match obj.class() {
+                    CKO_SECRET_KEY if active => (p.generate_key(h, &m, &Attributes::new())?, None),
                     CKO_PRIVATE_KEY if active => {
-                        p.generate_key_pair(h, &m, &Attributes::new(), &Attributes::new())?
-                            .1
+                        let empty = Attributes::new();
+                        let (public, private) = p.generate_key_pair(h, &m, &empty, &empty)?;
+                        (private, Some(p.object(h, public)?))
                     }
                     _ => continue,
                 };
                 let version = p.object(h, new)?.attrs().ulong(CKA_KW_VERSION).unwrap_or(0);
-                let class = if obj.class() == CKO_SECRET_KEY {
+                let class = if new_public.is_none() {
                     "secret key"
                 } else {
                     "key pair"
                 };
-                return Ok(Rotated { version, class });
+                let public_key = new_public
+                    .as_deref()
+                    .map(super::csr::public_key_der)
+                    .transpose()?;
+                let csr = match (&new_public, csr) {
+                    (Some(public), true) => {
+                        let subject = self.certificate_subject(h, obj.attrs().get(CKA_ID))?;
+                        Some(super::csr::request(p, h, public, new, &subject)?)
+                    }
+                    _ => None,
+                };
+                return Ok(Rotated {
+                    version,
+                    class,
+                    public_key,
+                    csr,
+                });
             }
             Err(Error::KeyHandleInvalid)
         })();
         p.close_session(h)?;
         r
+    }
+}
+
+impl Admin {
+    /// CKA_SUBJECT of the certificate whose CKA_ID is `id`.
+    fn certificate_subject(&self, h: CK_SESSION_HANDLE, id: Option<&[u8]>) -> Result<Vec<u8>> {
+        let p = &self.provider;
+        let mut t = Attributes::new();
+        t.set_ulong(CKA_CLASS, CKO_CERTIFICATE);
+        t.set(CKA_ID, id.unwrap_or_default().to_vec());
+        p.find_init(h, &t)?;
+        let found = p.find_next(h, 1);
+        p.find_final(h)?;
+        let cert = *found?.first().ok_or(Error::TemplateIncomplete)?;
+        let subject = p
+            .object(h, cert)?
+            .attrs()
+            .get(CKA_SUBJECT)
+            .unwrap_or_default()
+            .to_vec();
+        if subject.is_empty() {
+            return Err(Error::TemplateIncomplete);
+        }
+        Ok(subject)
     }
 }
 

@@ -109,6 +109,13 @@ enum KeyCommand {
     /// first; the previous version is deactivated (it still verifies and decrypts).
     Rotate {
         uri: String,
+        /// For a key pair: write a PEM certificate request for the new version, with the
+        /// subject of the certificate that shares the key's CKA_ID.
+        #[arg(long)]
+        csr: Option<PathBuf>,
+        /// For a key pair: write the new version's public key (PEM).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
@@ -290,17 +297,44 @@ fn slot_of(admin: &Admin, key: &keyward::admin::uri::KeyUri, slot: u64) -> Resul
     }
 }
 
-/// `keyward key rotate URI`.
-fn rotate(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Result<(), String> {
+/// Write PEM `label` text of `der` to `path`.
+fn write_pem(path: &PathBuf, label: &'static str, der: Option<&Vec<u8>>) -> Result<(), String> {
+    let der = der.ok_or("only a key pair has a public key and a CSR")?;
+    let text = keyward::admin::lifecycle::pem(label, der).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `keyward key rotate URI [--csr FILE] [--public-key FILE]`.
+fn rotate(
+    admin: &Admin,
+    slot: u64,
+    uri: &str,
+    csr: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+    pin_file: Option<PathBuf>,
+) -> Result<(), String> {
     let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
-    let done = admin.rotate(slot, &key, &pin).map_err(|e| match e {
-        keyward::error::Error::KeyHandleInvalid => format!("no active key matches {uri}"),
-        other => format!("{uri}: {other}"),
-    })?;
+    let done = admin
+        .rotate(slot, &key, &pin, csr.is_some())
+        .map_err(|e| match e {
+            keyward::error::Error::KeyHandleInvalid => format!("no active key matches {uri}"),
+            keyward::error::Error::TemplateIncomplete => format!(
+                "{uri} was rotated, but no certificate with its CKA_ID names a subject for the CSR"
+            ),
+            other => format!("{uri}: {other}"),
+        })?;
     println!(
         "rotated {} {uri}: version {} is now current",
         done.class, done.version
     );
+    if let Some(path) = &public_key {
+        write_pem(path, "PUBLIC KEY", done.public_key.as_ref())?;
+        println!("new public key: {}", path.display());
+    }
+    if let Some(path) = &csr {
+        write_pem(path, "CERTIFICATE REQUEST", done.csr.as_ref())?;
+        println!("certificate request: {}", path.display());
+    }
     Ok(())
 }
 
@@ -381,7 +415,12 @@ fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), Stri
     use keyward::admin::lifecycle::{reason, Change};
     let (uri, change, pin_file) = match action {
         KeyCommand::List { .. } => return Err("key list is handled with keys".into()),
-        KeyCommand::Rotate { uri, pin_file } => return rotate(admin, slot, &uri, pin_file),
+        KeyCommand::Rotate {
+            uri,
+            csr,
+            public_key,
+            pin_file,
+        } => return rotate(admin, slot, &uri, csr, public_key, pin_file),
         KeyCommand::Show {
             uri,
             json,
