@@ -21,6 +21,9 @@
 #define CKA_KW_KEY_ID            (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x05UL) /* byte string */
 #define CKA_KW_VERSION           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x06UL) /* CK_ULONG, from 1 */
 
+/* A copy of a token key names its original; the copy follows the original's lifecycle. */
+#define CKA_KW_COPY_OF           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x09UL) /* CKA_UNIQUE_ID, read-only */
+
 /* Rotation policy: rotate every N seconds (0: never); when this version was made. */
 #define CKA_KW_ROTATION_PERIOD   (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x07UL) /* CK_ULONG seconds */
 #define CKA_KW_CREATED           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x08UL) /* Unix seconds, read-only */

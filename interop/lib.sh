@@ -188,3 +188,36 @@ p11_openssl() {
   OPENSSL_CONF="$KW_WORK/provider.cnf" timeout "${KW_TIMEOUT:-60}" openssl "$@"
 }
 
+
+# A free TCP port on 127.0.0.1 (best effort: another process may take it before we bind).
+free_port() {
+  local port try
+  for try in $(seq 1 50); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+    : "$try"
+  done
+  return 1
+}
+
+# start_server KEY PORT CONNECTIONS: s_server (TLS 1.3, -www) on the token key $URI;object=KEY
+# with KEY.cert.pem, serving CONNECTIONS clients; waits until it accepts. Sets SERVER_PID.
+start_server() {
+  local key=$1 port=$2 connections=$3 i
+  OPENSSL_CONF="$KW_WORK/provider.cnf" timeout 30 openssl s_server \
+    -key "$URI;object=$key;type=private" -cert "$key.cert.pem" \
+    -accept "127.0.0.1:$port" -tls1_3 -naccept "$connections" -www >"server.$key.log" 2>&1 &
+  SERVER_PID=$!
+  for i in $(seq 1 100); do
+    grep -q '^ACCEPT' "server.$key.log" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+    : "$i"
+  done
+  cat "server.$key.log"
+  return 1
+}
+

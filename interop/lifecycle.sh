@@ -22,6 +22,7 @@ make_token() {
   kw_keygen "$TOKEN" EC:prime256v1 03 ec2
   kw_keygen "$TOKEN" rsa:2048 04 rsa3
   kw_keygen "$TOKEN" EC:prime256v1 05 ec4
+  kw_keygen "$TOKEN" EC:prime256v1 06 tls
   head -c 1000 /dev/urandom >data.bin
 }
 
@@ -110,6 +111,35 @@ check_csr() {
   cmp "$1.token.pem" "$1.v2.pem"
 }
 
+# handshake PORT: one TLS 1.3 client; succeeds only if the server signed for the handshake.
+handshake() {
+  printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null timeout 20 openssl s_client \
+    -connect "127.0.0.1:$1" -tls1_3 -CAfile tls.cert.pem -verify_return_error -ign_eof \
+    >"client.$2.log" 2>&1 || true
+  grep -q '^HTTP/1\.0 200 ok' "client.$2.log"
+}
+
+# A running s_server keeps its session on the token; suspending its key from another process
+# (the CLI) makes its next handshake fail, without restarting it.
+running_server_sees_suspension() {
+  p11_openssl req -new -x509 -key "$URI;object=tls;type=private" -subj /CN=kw -days 1 \
+    -out tls.cert.pem
+  local port
+  port=$(free_port)
+  start_server tls "$port" 2
+  trap '[ -z "${SERVER_PID:-}" ] || kill "$SERVER_PID" 2>/dev/null || true' EXIT
+  handshake "$port" first || { cat client.first.log; return 1; }
+  keyward_cli key suspend "$URI;object=tls"
+  if handshake "$port" second; then
+    echo "the running server still signed with a suspended key"
+    return 1
+  fi
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  grep -i 'error\|fail\|alert' server.tls.log client.second.log | head -5
+}
+
 no_object() {
   p11_user "$TOKEN" --list-objects >objects.txt
   expect_in "label: +rsa1\$" objects.txt # the listing works
@@ -166,6 +196,8 @@ main() {
     kw_check "keyward key rotate $key --csr --public-key" rotate_with_csr "$key"
     kw_check "$key: the CSR verifies, keeps the subject, carries the new key" check_csr "$key"
   done
+  kw_check "a running s_server's next handshake fails once its key is suspended" \
+    running_server_sees_suspension
   kw_check "keyward key destroy ec2" keyward_cli key destroy "$URI;object=ec2"
   kw_check "destroyed: pkcs11-tool lists no ec2 object" no_object ec2
   kw_check "keyward key show ec2 reports the tombstone" show_json ec2 tombstone

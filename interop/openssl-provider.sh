@@ -63,36 +63,6 @@ verify_cert() {
 }
 
 # A port in 20000-59999 that nothing listens on now.
-free_port() {
-  local port try
-  for try in $(seq 1 50); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-    : "$try"
-  done
-  return 1
-}
-
-# start_server KEY PORT: s_server on the token key; waits until it accepts. Sets SERVER_PID.
-start_server() {
-  local key=$1 port=$2 i
-  OPENSSL_CONF="$KW_WORK/provider.cnf" timeout 20 openssl s_server \
-    -key "$URI;object=$key;type=private" -cert "$key.cert.pem" \
-    -accept "127.0.0.1:$port" -tls1_3 -naccept 1 -www >"server.$key.log" 2>&1 &
-  SERVER_PID=$!
-  for i in $(seq 1 100); do
-    grep -q '^ACCEPT' "server.$key.log" && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-    : "$i"
-  done
-  cat "server.$key.log"
-  return 1
-}
-
 # tls13 KEY SIGTYPE: one TLS 1.3 handshake with a plain-OpenSSL client, which must verify the
 # server's certificate and see a SIGTYPE signature; the server must then exit cleanly.
 tls13() {
@@ -101,7 +71,7 @@ tls13() {
   trap '[ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true' EXIT
   for attempt in 1 2 3; do
     port=$(free_port)
-    if start_server "$key" "$port"; then break; fi
+    if start_server "$key" "$port" 1; then break; fi
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
     grep -q 'ddress already in use' "server.$key.log" || return 1

@@ -512,3 +512,26 @@ fn rotate_due_rotates_what_is_due_and_nothing_else() {
         .unwrap()
         .is_empty());
 }
+
+/// A session copy of a token key (what OpenSSL's pkcs11-provider makes to cache keys) follows
+/// the original's lifecycle: suspending the original suspends the copy, and destroying it
+/// leaves the copy unusable.
+#[test]
+fn copies_follow_the_original_lifecycle() {
+    let s = user_session();
+    let original = mac_key(&s, &[Attribute::Token(true)]);
+    let copy = s.copy_object(original, &[Attribute::Token(false)]).unwrap();
+    s.sign(&Mechanism::Sha256Hmac, copy, MSG).unwrap();
+    set_state(&s, original, SUSPENDED).unwrap();
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, copy, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    set_state(&s, original, ACTIVE).unwrap();
+    s.sign(&Mechanism::Sha256Hmac, copy, MSG).unwrap();
+    s.destroy_object(original).unwrap();
+    assert_rv(
+        s.sign(&Mechanism::Sha256Hmac, copy, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+}

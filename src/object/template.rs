@@ -286,6 +286,16 @@ pub fn copy(
         }
         next.set(ty, value.to_vec());
     }
+    // A copy of a token key keeps following the original's lifecycle (docs/lifecycle.md).
+    let is_key = matches!(
+        shape.class,
+        CKO_PRIVATE_KEY | CKO_SECRET_KEY | CKO_PUBLIC_KEY
+    );
+    if is_key && current.flag(CKA_TOKEN) && !current.contains(CKA_KW_COPY_OF) {
+        if let Some(uid) = current.get(CKA_UNIQUE_ID) {
+            next.set(CKA_KW_COPY_OF, uid.to_vec());
+        }
+    }
     next.remove(CKA_UNIQUE_ID);
     Ok(next)
 }

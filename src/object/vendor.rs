@@ -30,6 +30,10 @@ pub const CKA_KW_ROTATION_PERIOD: CK_ATTRIBUTE_TYPE = BASE | 0x07;
 /// CK_ULONG: when this version was made (Unix seconds; token-managed).
 pub const CKA_KW_CREATED: CK_ATTRIBUTE_TYPE = BASE | 0x08;
 
+/// Byte string: for a copy of a token key (C_CopyObject), the CKA_UNIQUE_ID of the key it was
+/// copied from; the copy then follows that key's lifecycle (token-managed).
+pub const CKA_KW_COPY_OF: CK_ATTRIBUTE_TYPE = BASE | 0x09;
+
 /// Vendor mechanism: rotate a key. `C_GenerateKey` (secret keys) or `C_GenerateKeyPair` (key
 /// pairs) with this mechanism and the current version's handle (a CK_OBJECT_HANDLE; for a
 /// pair, the private key's) as parameter makes the next version — same attributes, new

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest, Param};
 use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
-use crate::object::vendor::{CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM};
+use crate::object::vendor::{
+    CKA_KW_COPY_OF, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM,
+};
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
 use crate::session::{produce, Active, Call, Ops, Out};
@@ -87,19 +89,24 @@ impl Provider {
         let kind = Use::of(usage);
         let obj = self.rotate_if_due(h, key, obj, kind)?;
         let config = token.config();
-        lifecycle::authorize(
-            obj.attrs(),
-            kind,
-            &lifecycle::today(),
-            config.allow_compromised_processing,
-        )?;
-        let limit = obj
+        // A copy of a token key is governed by the original: revoking the original revokes
+        // every copy (a destroyed original leaves its copies unusable).
+        let governing = match obj.attrs().get(CKA_KW_COPY_OF) {
+            Some(uid) => token
+                .object_by_uid(uid, Self::visibility(token)?)?
+                .ok_or(Error::KeyFunctionNotPermitted)?,
+            None => obj.clone(),
+        };
+        let policy = config.allow_compromised_processing;
+        lifecycle::authorize(governing.attrs(), kind, &lifecycle::today(), policy)?;
+        let limit = governing
             .attrs()
             .get(CKA_KW_USAGE_LIMIT)
             .map(parse_ulong)
             .transpose()?;
         if let (Use::Protect, Some(limit @ 1..)) = (kind, limit) {
-            let uid = String::from_utf8_lossy(obj.attrs().get(CKA_UNIQUE_ID).unwrap_or_default());
+            let uid = governing.attrs().get(CKA_UNIQUE_ID).unwrap_or_default();
+            let uid = String::from_utf8_lossy(uid);
             #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
             let limit = limit as u64;
             if !token.consume_use(&uid, limit)? {

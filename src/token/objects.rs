@@ -240,6 +240,19 @@ impl Token {
         Ok(())
     }
 
+    /// The visible object whose CKA_UNIQUE_ID is `uid`, if any.
+    pub fn object_by_uid(&self, uid: &[u8], vis: Visibility) -> Result<Option<Arc<Object>>> {
+        let st = self.read()?;
+        let uid = String::from_utf8_lossy(uid);
+        Ok(st
+            .objects
+            .by_uid
+            .get(uid.as_ref())
+            .and_then(|h| st.objects.entries.get(h))
+            .filter(|e| vis.can_see(&e.obj))
+            .map(|e| e.obj.clone()))
+    }
+
     /// Handles of the visible objects matching `template`, newest first.
     pub fn find(&self, template: &Attributes, vis: Visibility) -> Result<Vec<ObjectHandle>> {
         let st = self.read()?;
