@@ -77,28 +77,15 @@ impl Admin {
         change: Change,
         pin: &[u8],
     ) -> Result<usize> {
-        let p = &self.provider;
-        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
-        let r = (|| {
-            p.login(h, CKU_USER, pin)?;
-            p.find_init(h, &uri.template())?;
-            let found = p.find_next(h, usize::MAX);
-            p.find_final(h)?;
-            let mut changed = 0;
-            for o in found? {
-                let class = p.object(h, o)?.class();
-                if matches!(class, CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY) {
-                    p.set_attributes(h, o, &change.template())?;
-                    changed += 1;
-                }
-            }
-            if changed == 0 {
+        self.with_keys(slot, &uri.template(), pin, |h, keys| {
+            if keys.is_empty() {
                 return Err(Error::KeyHandleInvalid);
             }
-            Ok(changed)
-        })();
-        p.close_session(h)?;
-        r
+            for (o, _) in &keys {
+                self.provider.set_attributes(h, *o, &change.template())?;
+            }
+            Ok(keys.len())
+        })
     }
 }
 
@@ -125,28 +112,10 @@ impl Admin {
     /// key's CKA_ID (CKR_TEMPLATE_INCOMPLETE if there is none).
     pub fn rotate(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8], csr: bool) -> Result<Rotated> {
         let p = &self.provider;
-        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
-        let r = (|| {
-            p.login(h, CKU_USER, pin)?;
-            p.find_init(h, &uri.template())?;
-            let found = p.find_next(h, usize::MAX);
-            p.find_final(h)?;
-            for o in found? {
-                let obj = p.object(h, o)?;
-                let active = crate::policy::lifecycle::state_of(obj.attrs()) == KW_STATE_ACTIVE;
-                let handle = o.to_ne_bytes().to_vec();
-                let m = crate::mechanism::MechanismRequest::new(
-                    CKM_KW_ROTATE,
-                    crate::mechanism::Param::Bytes(handle),
-                );
-                let (new, new_public) = match obj.class() {
-                    CKO_SECRET_KEY if active => (p.generate_key(h, &m, &Attributes::new())?, None),
-                    CKO_PRIVATE_KEY if active => {
-                        let empty = Attributes::new();
-                        let (public, private) = p.generate_key_pair(h, &m, &empty, &empty)?;
-                        (private, Some(p.object(h, public)?))
-                    }
-                    _ => continue,
+        self.with_keys(slot, &uri.template(), pin, |h, keys| {
+            for (o, obj) in &keys {
+                let Some((new, new_public)) = self.rotate_object(h, *o, obj)? else {
+                    continue;
                 };
                 let version = p.object(h, new)?.attrs().ulong(CKA_KW_VERSION).unwrap_or(0);
                 let class = if new_public.is_none() {
@@ -173,9 +142,39 @@ impl Admin {
                 });
             }
             Err(Error::KeyHandleInvalid)
-        })();
-        p.close_session(h)?;
-        r
+        })
+    }
+
+    /// Rotate `obj` (handle `o`) if it is an active secret key or the private key of a pair:
+    /// the new secret or private key and, for a pair, the new public key. None otherwise.
+    fn rotate_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        o: CK_OBJECT_HANDLE,
+        obj: &crate::object::Object,
+    ) -> Result<
+        Option<(
+            CK_OBJECT_HANDLE,
+            Option<std::sync::Arc<crate::object::Object>>,
+        )>,
+    > {
+        let p = &self.provider;
+        if crate::policy::lifecycle::state_of(obj.attrs()) != KW_STATE_ACTIVE {
+            return Ok(None);
+        }
+        let m = crate::mechanism::MechanismRequest::new(
+            CKM_KW_ROTATE,
+            crate::mechanism::Param::Bytes(o.to_ne_bytes().to_vec()),
+        );
+        let empty = Attributes::new();
+        Ok(match obj.class() {
+            CKO_SECRET_KEY => Some((p.generate_key(h, &m, &empty)?, None)),
+            CKO_PRIVATE_KEY => {
+                let (public, private) = p.generate_key_pair(h, &m, &empty, &empty)?;
+                Some((private, Some(p.object(h, public)?)))
+            }
+            _ => None,
+        })
     }
 }
 
@@ -216,35 +215,20 @@ impl Admin {
     /// pairs, current versions only). What was rotated, in listing order.
     pub fn rotate_due(&self, slot: CK_SLOT_ID, pin: &[u8]) -> Result<Vec<DueRotation>> {
         let p = &self.provider;
-        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
-        let r = (|| {
-            p.login(h, CKU_USER, pin)?;
-            p.find_init(h, &Attributes::new())?;
-            let found = p.find_next(h, usize::MAX);
-            p.find_final(h)?;
-            let now = crate::policy::lifecycle::now_seconds();
+        let now = crate::policy::lifecycle::now_seconds();
+        self.with_keys(slot, &Attributes::new(), pin, |h, keys| {
             let mut done = Vec::new();
-            for o in found? {
-                let obj = p.object(h, o)?;
-                let class = obj.class();
-                if !matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY)
-                    || !crate::policy::lifecycle::rotation_due(obj.attrs(), now)
-                {
+            for (o, obj) in &keys {
+                if !crate::policy::lifecycle::rotation_due(obj.attrs(), now) {
                     continue;
                 }
-                let m = crate::mechanism::MechanismRequest::new(
-                    CKM_KW_ROTATE,
-                    crate::mechanism::Param::Bytes(o.to_ne_bytes().to_vec()),
-                );
-                let empty = Attributes::new();
-                let new = match class {
-                    CKO_SECRET_KEY => p.generate_key(h, &m, &empty)?,
-                    _ => p.generate_key_pair(h, &m, &empty, &empty)?.1,
+                let Some((new, public)) = self.rotate_object(h, *o, obj)? else {
+                    continue;
                 };
                 done.push(DueRotation {
                     label: String::from_utf8_lossy(obj.attrs().get(CKA_LABEL).unwrap_or_default())
                         .into_owned(),
-                    class: if class == CKO_SECRET_KEY {
+                    class: if public.is_none() {
                         "secret key"
                     } else {
                         "key pair"
@@ -253,8 +237,6 @@ impl Admin {
                 });
             }
             Ok(done)
-        })();
-        p.close_session(h)?;
-        r
+        })
     }
 }

@@ -112,6 +112,41 @@ impl Admin {
         r
     }
 
+    /// Run `f` on the key objects (newest first) matching `template` in `slot`, in a
+    /// read/write session logged in as the user; the session is closed whatever happens.
+    pub(crate) fn with_keys<T>(
+        &self,
+        slot: CK_SLOT_ID,
+        template: &crate::object::Attributes,
+        pin: &[u8],
+        f: impl FnOnce(
+            CK_SESSION_HANDLE,
+            Vec<(CK_OBJECT_HANDLE, std::sync::Arc<crate::object::Object>)>,
+        ) -> Result<T>,
+    ) -> Result<T> {
+        let p = &self.provider;
+        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
+        let r = (|| {
+            p.login(h, CKU_USER, pin)?;
+            p.find_init(h, template)?;
+            let found = p.find_next(h, usize::MAX);
+            p.find_final(h)?;
+            let mut keys = Vec::new();
+            for o in found? {
+                let obj = p.object(h, o)?;
+                if matches!(
+                    obj.class(),
+                    CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY
+                ) {
+                    keys.push((o, obj));
+                }
+            }
+            f(h, keys)
+        })();
+        p.close_session(h)?;
+        r
+    }
+
     /// The first slot whose token has `label`, else CKR_TOKEN_NOT_PRESENT.
     pub fn slot_by_label(&self, label: &str) -> Result<CK_SLOT_ID> {
         self.slots()?

@@ -55,40 +55,9 @@ fn row(obj: &Object) -> VersionRow {
 }
 
 impl Admin {
-    /// Run `f` on the key objects `uri` selects, in a logged-in read/write session.
-    fn with_keys<T>(
-        &self,
-        slot: CK_SLOT_ID,
-        uri: &KeyUri,
-        pin: &[u8],
-        f: impl FnOnce(CK_SESSION_HANDLE, Vec<(CK_OBJECT_HANDLE, std::sync::Arc<Object>)>) -> Result<T>,
-    ) -> Result<T> {
-        let p = &self.provider;
-        let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
-        let r = (|| {
-            p.login(h, CKU_USER, pin)?;
-            p.find_init(h, &uri.template())?;
-            let found = p.find_next(h, usize::MAX);
-            p.find_final(h)?;
-            let mut keys = Vec::new();
-            for o in found? {
-                let obj = p.object(h, o)?;
-                if matches!(
-                    obj.class(),
-                    CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY
-                ) {
-                    keys.push((o, obj));
-                }
-            }
-            f(h, keys)
-        })();
-        p.close_session(h)?;
-        r
-    }
-
     /// Every version of the keys `uri` names, newest first, and the tombstones that match.
     pub fn show(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<KeyReport> {
-        let versions = self.with_keys(slot, uri, pin, |_, keys| {
+        let versions = self.with_keys(slot, &uri.template(), pin, |_, keys| {
             Ok(keys.iter().map(|(_, o)| row(o)).collect::<Vec<_>>())
         })?;
         let label = uri.label.as_deref().map(String::from_utf8_lossy);
@@ -111,7 +80,7 @@ impl Admin {
     /// overwrites freed pages) and keep a tombstone per logical key. The number destroyed.
     pub fn destroy(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<usize> {
         let token = self.provider.token(slot)?;
-        self.with_keys(slot, uri, pin, |h, keys| {
+        self.with_keys(slot, &uri.template(), pin, |h, keys| {
             if keys.is_empty() {
                 return Err(Error::KeyHandleInvalid);
             }
