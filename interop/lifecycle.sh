@@ -26,16 +26,22 @@ make_token() {
   head -c 1000 /dev/urandom >data.bin
 }
 
-# sign_p11 ID OUT: pkcs11-tool signature (SHA256-RSA-PKCS for 01, ECDSA-SHA256 for 02).
+# The pkcs11-tool signature mechanism for key ID (RSA keys have ids 01 and 04).
+mech_of() {
+  case $1 in
+    01 | 04) echo SHA256-RSA-PKCS ;;
+    *) echo ECDSA-SHA256 ;;
+  esac
+}
+
+# sign_p11 ID OUT: a pkcs11-tool signature with the current version of key ID.
 sign_p11() {
-  local mech=SHA256-RSA-PKCS
-  [ "$1" = 02 ] && mech=ECDSA-SHA256
-  p11_user "$TOKEN" --sign --id "$1" -m "$mech" -i data.bin -o "$2" 2>"$2.err"
+  p11_user "$TOKEN" --sign --id "$1" -m "$(mech_of "$1")" -i data.bin -o "$2" 2>"$2.err"
 }
 
 verify_p11() {
-  local mech=SHA256-RSA-PKCS
-  [ "$1" = 02 ] && mech=ECDSA-SHA256
+  local mech
+  mech=$(mech_of "$1")
   p11_user "$TOKEN" --verify --id "$1" -m "$mech" -i data.bin --signature-file "$2" >"$2.verify"
   expect_in 'Signature is valid' "$2.verify"
 }
@@ -179,6 +185,7 @@ main() {
 
   kw_check "ec2: export its public key (version 1)" export_label ec2 ec2.v1.pem
   kw_check "ec2: OpenSSL provider signs (version 1)" sign_ossl ec2 ec2.v1.sig
+  kw_check "ec2: pkcs11-tool signs (version 1)" sign_p11 03 ec2.v1.p11sig
   kw_check "keyward key rotate ec2" keyward_cli key rotate "$URI;object=ec2"
   kw_check "ec2: export its public key (version 2)" export_label ec2 ec2.v2.pem
   kw_check "rotation made a new key" refused cmp -s ec2.v1.pem ec2.v2.pem
@@ -186,6 +193,7 @@ main() {
   kw_check "the new signature verifies with version 2's key" plain_verify ec2.v2.pem ec2.v2.sig
   kw_check "and not with version 1's" refused plain_verify ec2.v1.pem ec2.v2.sig
   kw_check "the signature made before rotation still verifies" plain_verify ec2.v1.pem ec2.v1.sig
+  kw_check "… and through the token (pkcs11-tool --verify, current key)" verify_p11 03 ec2.v1.p11sig
   kw_check "keyward keys shows both versions" list_shows ec2 deactivated
   kw_check "keyward key show ec2: version 1 deactivated, version 2 active" show_json ec2 \
     '[[1, "private", "deactivated"], [1, "public", "deactivated"], [2, "private", "active"], [2, "public", "active"]]'

@@ -336,8 +336,9 @@ fn rotating_a_secret_key_keeps_old_data_readable() {
     );
 }
 
-/// Rotating a key pair: the new private key is found first and signs; the old public key
-/// still verifies what the old private key signed, and the old private key signs no more.
+/// Rotating a key pair: the new private key is found first and signs; what the old private
+/// key signed still verifies, through the old public key and through the current one; the
+/// old private key signs no more.
 #[test]
 fn rotating_a_key_pair_keeps_old_signatures_verifiable() {
     let s = user_session();
@@ -369,6 +370,18 @@ fn rotating_a_key_pair_keeps_old_signatures_verifiable() {
         s.sign(&Mechanism::EcdsaSha256, priv1, MSG),
         RvError::KeyFunctionNotPermitted,
     );
+    // Verification through the current public key accepts what earlier versions signed …
+    s.verify(&Mechanism::EcdsaSha256, pub2, MSG, &old_sig)
+        .unwrap();
+    // … and nothing else.
+    let mut forged = old_sig.clone();
+    forged[5] ^= 1;
+    assert_rv(
+        s.verify(&Mechanism::EcdsaSha256, pub2, MSG, &forged),
+        RvError::SignatureInvalid,
+    );
+    // A compromised earlier version no longer vouches for its signatures.
+    set_state(&s, pub1, COMPROMISED).unwrap();
     assert_rv(
         s.verify(&Mechanism::EcdsaSha256, pub2, MSG, &old_sig),
         RvError::SignatureInvalid,

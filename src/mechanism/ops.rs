@@ -132,6 +132,28 @@ impl Verifier for VerifyWith {
     }
 }
 
+/// A verifier that accepts a signature any of its verifiers accepts (the versions of one
+/// logical key); otherwise the first one's verdict, so length errors stay the current key's.
+pub struct AnyOf(pub Vec<Box<dyn Verifier>>);
+
+impl Verifier for AnyOf {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.0.iter_mut().try_for_each(|v| v.update(data))
+    }
+    fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        let mut first = None;
+        for v in &mut self.0 {
+            match v.finish(signature) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        Err(first.unwrap_or(Error::SignatureInvalid))
+    }
+}
+
 /// A single-shot cipher (RSA): collects the input, transforms it at the end.
 pub struct OneShot(pub Zeroizing<Vec<u8>>, pub CipherFn);
 

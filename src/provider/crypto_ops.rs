@@ -251,13 +251,24 @@ impl Provider {
         m: &MechanismRequest,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        let older = self.older_versions(h, key)?;
         self.key_init(
             h,
             m,
             key,
             CKA_VERIFY,
             |o| &mut o.verify,
-            |mech, k| mech.verify(m, k),
+            |mech, k| {
+                let current = mech.verify(m, k)?;
+                if older.is_empty() {
+                    return Ok(current);
+                }
+                let mut all = vec![current];
+                for k in &older {
+                    all.push(mech.verify(m, k)?);
+                }
+                Ok(Box::new(mechanism::ops::AnyOf(all)) as Box<dyn mechanism::Verifier>)
+            },
         )
     }
 
