@@ -227,12 +227,27 @@ fn other_processes_share_counters_and_state_changes() {
         s.sign(&Mechanism::Sha256Hmac, limited, MSG),
         RvError::KeyFunctionNotPermitted,
     );
+    let report = cli_show(index, "pkcs11:id=limited");
+    assert_eq!(report["versions"][0]["uses"], 25, "{report}");
+    assert_eq!(report["versions"][0]["usage_limit"], 25, "{report}");
     run_child("child_suspends", "suspender", index, "");
     assert_rv(
         s.sign(&Mechanism::Sha256Hmac, shared, MSG),
         RvError::KeyFunctionNotPermitted,
     );
     assert_eq!(read(&s, shared, CKA_KW_STATE), SUSPENDED);
+}
+
+/// `keyward key show URI --json` on slot `index` of this binary's configuration.
+fn cli_show(index: usize, uri: &str) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["key", "show", uri, "--json", "--slot", &index.to_string()])
+        .env("KEYWARD_CONF", common::root_dir().join("keyward.toml"))
+        .env("KEYWARD_PIN", USER_PIN)
+        .output()
+        .expect("run keyward");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
 /// Child: sign with the "limited" key until refused; print how many signatures it made.

@@ -25,6 +25,8 @@ pub struct KeyRow {
     pub revocation_reason: Option<CK_ULONG>,
     /// Protect operations allowed (None: no limit).
     pub usage_limit: Option<CK_ULONG>,
+    /// Protect operations counted so far (across every process).
+    pub uses: u64,
     /// This object's version of its logical key.
     pub version: CK_ULONG,
     /// CKA_START_DATE / CKA_END_DATE ("YYYYMMDD", empty: none).
@@ -77,6 +79,11 @@ fn type_name(attrs: &Attributes) -> &'static str {
     }
 }
 
+/// An object's CKA_UNIQUE_ID as text (the key of its usage counter).
+pub(super) fn uid_of(a: &Attributes) -> String {
+    String::from_utf8_lossy(a.get(CKA_UNIQUE_ID).unwrap_or_default()).into_owned()
+}
+
 pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -86,6 +93,7 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
     p.find_init(h, &Attributes::new())?;
     let handles = p.find_next(h, usize::MAX);
     p.find_final(h)?;
+    let (_, token) = p.session_token(h)?;
     let mut rows = Vec::new();
     for o in handles? {
         let obj = p.object(h, o)?;
@@ -111,6 +119,7 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
             state: super::lifecycle::state_name(crate::policy::lifecycle::state_of(a)),
             revocation_reason: a.ulong(CKA_KW_REVOCATION_REASON).filter(|r| *r != 0),
             usage_limit: a.ulong(CKA_KW_USAGE_LIMIT).filter(|l| *l != 0),
+            uses: token.uses(&uid_of(a))?,
             version: a.ulong(CKA_KW_VERSION).unwrap_or(1),
             start_date: String::from_utf8_lossy(a.get(CKA_START_DATE).unwrap_or_default())
                 .into_owned(),

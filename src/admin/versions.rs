@@ -4,7 +4,7 @@
 use cryptoki_sys::*;
 
 use super::lifecycle::state_name;
-use super::listing::hex;
+use super::listing::{hex, uid_of};
 use super::uri::KeyUri;
 use super::Admin;
 use crate::error::{Error, Result};
@@ -24,6 +24,8 @@ pub struct VersionRow {
     pub start_date: String,
     pub end_date: String,
     pub usage_limit: CK_ULONG,
+    /// Protect operations counted so far.
+    pub uses: u64,
     pub key_id: String,
 }
 
@@ -34,7 +36,7 @@ pub struct KeyReport {
     pub tombstones: Vec<Tombstone>,
 }
 
-fn row(obj: &Object) -> VersionRow {
+fn row(obj: &Object, uses: u64) -> VersionRow {
     let a = obj.attrs();
     let text = |ty| String::from_utf8_lossy(a.get(ty).unwrap_or_default()).into_owned();
     VersionRow {
@@ -50,6 +52,7 @@ fn row(obj: &Object) -> VersionRow {
         start_date: text(CKA_START_DATE),
         end_date: text(CKA_END_DATE),
         usage_limit: a.ulong(CKA_KW_USAGE_LIMIT).unwrap_or(0),
+        uses,
         key_id: hex(a.get(CKA_KW_KEY_ID).unwrap_or_default()),
     }
 }
@@ -57,14 +60,15 @@ fn row(obj: &Object) -> VersionRow {
 impl Admin {
     /// Every version of the keys `uri` names, newest first, and the tombstones that match.
     pub fn show(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<KeyReport> {
+        let token = self.provider.token(slot)?;
         let versions = self.with_keys(slot, &uri.template(), pin, |_, keys| {
-            Ok(keys.iter().map(|(_, o)| row(o)).collect::<Vec<_>>())
+            keys.iter()
+                .map(|(_, o)| Ok(row(o, token.uses(&uid_of(o.attrs()))?)))
+                .collect::<Result<Vec<_>>>()
         })?;
         let label = uri.label.as_deref().map(String::from_utf8_lossy);
         let id = uri.id.as_deref().map(hex);
-        let tombstones = self
-            .provider
-            .token(slot)?
+        let tombstones = token
             .tombstones()?
             .into_iter()
             .filter(|t| label.as_deref().is_none_or(|l| t.label == l))

@@ -245,14 +245,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             println!(
-                "{:<20} {:<16} {:<8} {:<15} {:>6} {:>4}  STATE",
-                "LABEL", "ID", "CLASS", "TYPE", "BITS", "VER"
+                "{:<20} {:<16} {:<8} {:<15} {:>6} {:>4}  {:<12} {:<10} {:>11}",
+                "LABEL", "ID", "CLASS", "TYPE", "BITS", "VER", "STATE", "END", "USES"
             );
             for r in rows {
                 let bits = r.bits.map_or("-".into(), |b| b.to_string());
+                let uses = match r.usage_limit {
+                    Some(limit) => format!("{}/{limit}", r.uses),
+                    None => r.uses.to_string(),
+                };
                 println!(
-                    "{:<20} {:<16} {:<8} {:<15} {:>6} {:>4}  {}",
-                    r.label, r.id, r.class, r.key_type, bits, r.version, r.state
+                    "{:<20} {:<16} {:<8} {:<15} {:>6} {:>4}  {:<12} {:<10} {:>11}",
+                    r.label, r.id, r.class, r.key_type, bits, r.version, r.state, r.end_date, uses
                 );
             }
         }
@@ -374,17 +378,18 @@ fn show(
         return Err(format!("no key matches {uri}"));
     }
     println!(
-        "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6}  REASON",
-        "VERSION", "CLASS", "STATE", "START", "END", "LIMIT"
+        "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6} {:>6}  REASON",
+        "VERSION", "CLASS", "STATE", "START", "END", "USES", "LIMIT"
     );
     for v in &report.versions {
         println!(
-            "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6}  {}",
+            "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6} {:>6}  {}",
             v.version,
             v.class,
             v.state,
             v.start_date,
             v.end_date,
+            v.uses,
             v.usage_limit,
             v.revocation_reason
         );
