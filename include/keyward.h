@@ -29,6 +29,13 @@
 #define CKA_KW_CREATED           (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x08UL) /* Unix seconds, read-only */
 
 /*
+ * Access control: UTF-8 text "WHO=CLASSES;..." with WHO = user:NAME | role:ROLE | * and
+ * CLASSES = comma list of sign, encrypt, wrap, derive (each with its reverse) or *. Empty: every
+ * role that uses keys (operator, the default user) for everything. See docs/access-control.md.
+ */
+#define CKA_KW_ACL               (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x0AUL)
+
+/*
  * Rotation: C_GenerateKey (secret key) or C_GenerateKeyPair (key pair) with CKM_KW_ROTATE,
  * pParameter = &hCurrentVersion (CK_OBJECT_HANDLE; the private key of a pair), empty
  * templates. Makes the next version (same attributes, new material, active) and deactivates

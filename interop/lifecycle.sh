@@ -65,7 +65,7 @@ refused_by_lifecycle() {
 
 list_shows() {
   keyward_cli --token "$TOKEN" keys >keys.txt
-  expect_in "^$1 .* $2\$" keys.txt
+  expect_in "^$1 .* $2 " keys.txt
 }
 
 # The token's current public key of LABEL as PEM (pkcs11-tool takes the newest version).

@@ -70,6 +70,25 @@ pub unsafe extern "C" fn C_Login(
     })
 }
 
+/// C_LoginUser (§5.6.9): a named user of the token (docs/access-control.md).
+#[no_mangle]
+pub unsafe extern "C" fn C_LoginUser(
+    h: CK_SESSION_HANDLE,
+    user: CK_USER_TYPE,
+    p_pin: *mut CK_UTF8CHAR,
+    pin_len: CK_ULONG,
+    p_name: *mut CK_UTF8CHAR,
+    name_len: CK_ULONG,
+) -> CK_RV {
+    with_provider(|p| {
+        // SAFETY: forwarded from the caller.
+        let pin = unsafe { ptr::bytes(p_pin, pin_len) }?;
+        // SAFETY: forwarded from the caller.
+        let name = unsafe { ptr::bytes(p_name, name_len) }?;
+        p.login_user(h, user, pin, name)
+    })
+}
+
 /// C_Logout (§5.6.10).
 #[no_mangle]
 pub unsafe extern "C" fn C_Logout(h: CK_SESSION_HANDLE) -> CK_RV {

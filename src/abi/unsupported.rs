@@ -33,7 +33,6 @@ answer! { CKR_FUNCTION_NOT_SUPPORTED;
     C_SignEncryptUpdate(H, B, CK_ULONG, B, L);
     C_DecryptVerifyUpdate(H, B, CK_ULONG, B, L);
     C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, P);
-    C_LoginUser(H, CK_USER_TYPE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
     C_MessageSignInit(H, M, O);
     C_SignMessage(H, P, CK_ULONG, B, CK_ULONG, B, L);
     C_SignMessageBegin(H, P, CK_ULONG);

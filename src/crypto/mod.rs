@@ -18,6 +18,7 @@ pub mod keywrap;
 pub mod rng;
 pub mod rsa;
 pub mod rsa_implicit;
+pub mod totp;
 
 /// Raw ECDH (or X25519) agreement; the caller applies any KDF.
 pub(crate) fn raw_agreement(

@@ -34,6 +34,11 @@ pub const CKA_KW_CREATED: CK_ATTRIBUTE_TYPE = BASE | 0x08;
 /// copied from; the copy then follows that key's lifecycle (token-managed).
 pub const CKA_KW_COPY_OF: CK_ATTRIBUTE_TYPE = BASE | 0x09;
 
+/// UTF-8 text: who may use the key for which operation class (`user:NAME`, `role:ROLE` or `*`
+/// = `sign`, `encrypt`, `wrap`, `derive` or `*`, entries separated by `;`); empty: every role
+/// that uses keys, for everything (docs/access-control.md). Set by key managers.
+pub const CKA_KW_ACL: CK_ATTRIBUTE_TYPE = BASE | 0x0A;
+
 /// Vendor mechanism: rotate a key. `C_GenerateKey` (secret keys) or `C_GenerateKeyPair` (key
 /// pairs) with this mechanism and the current version's handle (a CK_OBJECT_HANDLE; for a
 /// pair, the private key's) as parameter makes the next version — same attributes, new

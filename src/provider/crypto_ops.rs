@@ -87,16 +87,10 @@ impl Provider {
             return Err(Error::KeySizeRange);
         }
         let kind = Use::of(usage);
+        super::access::may_use(token, &*Self::governing(token, &obj)?, usage)?;
         let obj = self.rotate_if_due(h, key, obj, kind)?;
         let config = token.config();
-        // A copy of a token key is governed by the original: revoking the original revokes
-        // every copy (a destroyed original leaves its copies unusable).
-        let governing = match obj.attrs().get(CKA_KW_COPY_OF) {
-            Some(uid) => token
-                .object_by_uid(uid, Self::visibility(token)?)?
-                .ok_or(Error::KeyFunctionNotPermitted)?,
-            None => obj.clone(),
-        };
+        let governing = Self::governing(token, &obj)?;
         let policy = config.allow_compromised_processing;
         lifecycle::authorize(governing.attrs(), kind, &lifecycle::today(), policy)?;
         let limit = governing
@@ -116,6 +110,18 @@ impl Provider {
         Ok(obj)
     }
 
+    /// The key whose policy governs `obj`: a copy of a token key is governed by the original,
+    /// so revoking the original revokes every copy (a destroyed original leaves its copies
+    /// unusable) and the original's ACL applies.
+    fn governing(token: &crate::token::Token, obj: &Arc<Object>) -> Result<Arc<Object>> {
+        match obj.attrs().get(CKA_KW_COPY_OF) {
+            Some(uid) => token
+                .object_by_uid(uid, Self::visibility(token)?)?
+                .ok_or(Error::KeyFunctionNotPermitted),
+            None => Ok(obj.clone()),
+        }
+    }
+
     /// A secret key past its rotation period rotates at its next protect operation (in a
     /// read/write session, which may create the new version); the operation then uses the
     /// new version. Anything else is returned as it is.
@@ -133,7 +139,9 @@ impl Provider {
             return Ok(obj);
         }
         let m = MechanismRequest::new(CKM_KW_ROTATE, Param::Bytes(key.to_ne_bytes().to_vec()));
-        let new = self.rotate_secret(h, &m, &crate::object::Attributes::new())?;
+        let new = super::access::by_policy(|| {
+            self.rotate_secret(h, &m, &crate::object::Attributes::new())
+        })?;
         let (_, token) = self.session_token(h)?;
         token.object(ObjectHandle(new), Self::visibility(token)?)
     }

@@ -2,6 +2,7 @@
 
 use cryptoki_sys::*;
 
+use super::access::Write;
 use super::objects::check_write;
 use super::Provider;
 use crate::error::{Error, Result};
@@ -66,7 +67,7 @@ impl Provider {
         };
         let is_so = token.login_state()? == Login::So;
         let mut attrs = template::new_object(shape, template, origin, is_so)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         let len = value_len(template, key_type)?;
         let value = mech.derive(m, &*base_obj.key()?, len)?;
         check_length(key_type, &value)?;
@@ -94,7 +95,7 @@ impl Provider {
         let shape = template::shape_of(&rest, Some(CKO_DATA), None)?;
         let is_so = token.login_state()? == Login::So;
         let mut attrs = template::new_object(shape, &rest, Origin::Create, is_so)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         let len = usize::try_from(len).map_err(|_| Error::AttributeValueInvalid)?;
         let value = mechanism::lookup(m.ty)?.derive(m, &*base.key()?, Some(len))?;
         attrs.set(CKA_VALUE, value.to_vec());

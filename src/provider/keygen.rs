@@ -2,6 +2,7 @@
 
 use cryptoki_sys::*;
 
+use super::access::Write;
 use super::objects::check_write;
 use super::Provider;
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ impl Provider {
         };
         let login = token.login_state()?;
         let mut attrs = self.generation_template(login, m, CKO_SECRET_KEY, key_type, template)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         attrs.extend(&mech.generate_key(m, template)?);
         Ok(token.add_object(attrs, s.handle)?.0)
     }
@@ -78,8 +79,8 @@ impl Provider {
         let mut pub_attrs = self.generation_template(login, m, CKO_PUBLIC_KEY, key_type, public)?;
         let mut priv_attrs =
             self.generation_template(login, m, CKO_PRIVATE_KEY, key_type, private)?;
-        check_write(&s, token, &pub_attrs)?;
-        check_write(&s, token, &priv_attrs)?;
+        check_write(&s, token, &pub_attrs, Write::Create)?;
+        check_write(&s, token, &priv_attrs, Write::Create)?;
         let (pub_gen, priv_gen) = mech.generate_key_pair(m, public, private)?;
         pub_attrs.extend(&pub_gen);
         priv_attrs.extend(&priv_gen);

@@ -1,6 +1,7 @@
 //! The provider: one instance of the module with its slots and sessions. The ABI layer
 //! holds the single global instance; tests build as many as they like.
 
+mod access;
 mod crypto_ops;
 mod derive;
 mod keygen;
@@ -233,18 +234,43 @@ impl Provider {
                 token.reauthenticate(pin)
             }
             CKU_SO => {
-                if self
-                    .sessions_of(self.session(h)?.slot)?
-                    .iter()
-                    .any(|s| !s.rw)
-                {
-                    return Err(Error::SessionReadOnlyExists);
-                }
+                self.no_read_only_sessions(h)?;
                 token.login(true, pin)
             }
             CKU_USER => token.login(false, pin),
             _ => Err(Error::UserTypeInvalid),
         }
+    }
+
+    /// The SO (admin) may only log in while the slot has no read-only session.
+    fn no_read_only_sessions(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let ro = self
+            .sessions_of(self.session(h)?.slot)?
+            .iter()
+            .any(|s| !s.rw);
+        if ro {
+            return Err(Error::SessionReadOnlyExists);
+        }
+        Ok(())
+    }
+
+    /// C_LoginUser (PKCS#11 3.0 §5.6.9): a named user; an empty name is plain C_Login.
+    pub fn login_user(
+        &self,
+        h: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+        pin: &[u8],
+        name: &[u8],
+    ) -> Result<()> {
+        if name.is_empty() || user == CKU_CONTEXT_SPECIFIC {
+            return self.login(h, user, pin);
+        }
+        let name = std::str::from_utf8(name).map_err(|_| Error::ArgumentsBad)?;
+        let (_, token) = self.session_token(h)?;
+        if user == CKU_SO {
+            self.no_read_only_sessions(h)?;
+        }
+        token.login_named(user, pin, name)
     }
 
     /// C_Logout (§5.6.6).

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use super::access::{self, Write};
 use super::Provider;
 use crate::error::{Error, Result};
 use crate::object::template::{self, Origin};
@@ -12,8 +13,14 @@ use crate::session::{Find, Session};
 use crate::token::{Login, ObjectHandle, Token};
 
 /// Session rules for writing an object with these attributes: token objects need a
-/// read/write session, private objects a user login.
-pub(super) fn check_write(session: &Session, token: &Token, attrs: &Attributes) -> Result<()> {
+/// read/write session, private objects a user login; then the role gate.
+pub(super) fn check_write(
+    session: &Session,
+    token: &Token,
+    attrs: &Attributes,
+    w: Write,
+) -> Result<()> {
+    access::may_write(token, attrs, w)?;
     if attrs.flag(CKA_TOKEN) {
         session.require_rw()?;
     }
@@ -33,8 +40,9 @@ impl Provider {
         let (s, token) = self.session_token(h)?;
         let shape = template::shape_of(template, None, None)?;
         let is_so = token.login_state()? == Login::So;
+        access::check_acl_value(template)?;
         let mut attrs = template::new_object(shape, template, Origin::Create, is_so)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         key::complete_import(shape, &mut attrs)?;
         Ok(token.add_object(attrs, s.handle)?.0)
     }
@@ -56,8 +64,9 @@ impl Provider {
         let (s, token) = self.session_token(h)?;
         let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
         let is_so = token.login_state()? == Login::So;
+        access::check_acl_value(template)?;
         let attrs = template::copy(obj.shape(), obj.attrs(), template, is_so)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         Ok(token.add_object(attrs, s.handle)?.0)
     }
 
@@ -66,7 +75,7 @@ impl Provider {
         let (s, token) = self.session_token(h)?;
         token.sync()?;
         let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
-        check_write(&s, token, obj.attrs())?;
+        check_write(&s, token, obj.attrs(), Write::Change)?;
         if !obj.attrs().flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
@@ -83,7 +92,8 @@ impl Provider {
         let (s, token) = self.session_token(h)?;
         token.sync()?;
         let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
-        check_write(&s, token, obj.attrs())?;
+        check_write(&s, token, obj.attrs(), Write::Change)?;
+        access::check_acl_value(template)?;
         let is_so = token.login_state()? == Login::So;
         let attrs = template::modify(obj.shape(), obj.attrs(), template, is_so)?;
         token.replace_object(ObjectHandle(o), attrs)

@@ -6,6 +6,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::access::Write;
 use super::objects::check_write;
 use super::Provider;
 use crate::error::{Error, Result};
@@ -119,7 +120,7 @@ impl Provider {
         let shape = template::shape_of(template, Some(CKO_SECRET_KEY), Some(key_type))?;
         let is_so = token.login_state()? == Login::So;
         let mut attrs = template::new_object(shape, template, Origin::Unwrap, is_so)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         let asked = template.get(CKA_VALUE_LEN).map(parse_ulong).transpose()?;
         if !fits(key_type, &value) || asked.is_some_and(|n| n as usize != value.len()) {
             return Err(Error::TemplateInconsistent);
@@ -141,7 +142,7 @@ impl Provider {
         let shape = template::shape_of(template, Some(CKO_PRIVATE_KEY), Some(key_type))?;
         let is_so = token.login_state()? == Login::So;
         let mut attrs = template::new_object(shape, template, Origin::Unwrap, is_so)?;
-        check_write(&s, token, &attrs)?;
+        check_write(&s, token, &attrs, Write::Create)?;
         for (ty, v) in material.iter() {
             match attrs.get(ty) {
                 Some(given) if given != v => return Err(Error::TemplateInconsistent),

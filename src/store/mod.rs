@@ -3,6 +3,9 @@
 
 pub mod seal;
 pub mod sqlite;
+pub mod users;
+
+pub use users::{UserRecord, UserStore};
 
 use crate::error::Result;
 
@@ -70,9 +73,10 @@ pub struct Tombstone {
 
 /// Everything the token persists. Every method is one transaction; all are safe to call
 /// from several threads and processes at once. Errors are CKR_DEVICE_ERROR.
-pub trait Store: Send + Sync {
+pub trait Store: UserStore + Send + Sync {
     fn token(&self) -> Result<Option<TokenRecord>>;
-    /// Initialise (or re-initialise) the token: wipes every object and the user PIN, sets
+    /// Initialise (or re-initialise) the token: wipes every object, the user PIN and the named
+    /// users, sets
     /// the label and the SO PIN record, all in one transaction.
     fn initialize(&self, token: &TokenRecord, so: &PinRecord) -> Result<()>;
     fn pin(&self, who: Who) -> Result<Option<PinRecord>>;

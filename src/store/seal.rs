@@ -30,6 +30,30 @@ impl Tmk {
         Ok(Self(k))
     }
 
+    /// The key that authenticates audit checkpoints.
+    pub fn audit_key(&self) -> Result<Zeroizing<[u8; 32]>> {
+        kdf::subkey(&*self.0, b"keyward/v1/audit").map_err(|_| Error::GeneralError)
+    }
+
+    /// Seal a small token secret (a user's TOTP seed) bound to `context`.
+    pub fn seal_secret(&self, context: &str, secret: &[u8]) -> Result<Vec<u8>> {
+        self.secret_key()?
+            .seal(secret, context.as_bytes())
+            .map_err(|_| Error::GeneralError)
+    }
+
+    /// Open what [`Self::seal_secret`] sealed: CKR_DEVICE_ERROR if it was tampered with.
+    pub fn open_secret(&self, context: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.secret_key()?
+            .open(sealed, context.as_bytes())
+            .map_err(|_| Error::DeviceError)
+    }
+
+    fn secret_key(&self) -> Result<SealKey> {
+        let k = kdf::subkey(&*self.0, b"keyward/v1/secrets").map_err(|_| Error::GeneralError)?;
+        SealKey::new(&*k).map_err(|_| Error::GeneralError)
+    }
+
     /// The object sealer derived from this master key.
     pub fn sealer(&self) -> Result<Sealer> {
         let k = kdf::subkey(&*self.0, b"keyward/v1/objects").map_err(|_| Error::GeneralError)?;
@@ -37,18 +61,34 @@ impl Tmk {
     }
 }
 
-fn tmk_aad(who: Who) -> Vec<u8> {
-    [b"keyward/v1/tmk/".as_slice(), who.as_str().as_bytes()].concat()
+/// The name a PIN record is bound to: "so", "user", or "named/NAME" for a named user.
+fn tmk_aad(holder: &str) -> Vec<u8> {
+    [b"keyward/v1/tmk/".as_slice(), holder.as_bytes()].concat()
+}
+
+/// The holder name of named user `name`'s PIN record.
+pub fn named(name: &str) -> String {
+    format!("named/{name}")
 }
 
 /// Wrap `tmk` under a KEK derived from `pin` with a fresh salt.
 pub fn wrap_tmk(who: Who, pin: &[u8], tmk: &Tmk, cost: KdfCost) -> Result<PinRecord> {
+    wrap_tmk_for(who.as_str(), pin, tmk, cost)
+}
+
+/// Recover the TMK with `pin`. CKR_PIN_INCORRECT if the PIN is wrong.
+pub fn unwrap_tmk(who: Who, pin: &[u8], rec: &PinRecord) -> Result<Tmk> {
+    unwrap_tmk_for(who.as_str(), pin, rec)
+}
+
+/// [`wrap_tmk`] for any holder (see [`named`]).
+pub fn wrap_tmk_for(holder: &str, pin: &[u8], tmk: &Tmk, cost: KdfCost) -> Result<PinRecord> {
     let mut salt = vec![0u8; 16];
     rng::fill(&mut salt).map_err(|_| Error::GeneralError)?;
     let kek = kdf::pin_kek(pin, &salt, cost.memory_kib, cost.iterations)
         .map_err(|_| Error::GeneralError)?;
     let wrapped = SealKey::new(&*kek)
-        .and_then(|k| k.seal(&*tmk.0, &tmk_aad(who)))
+        .and_then(|k| k.seal(&*tmk.0, &tmk_aad(holder)))
         .map_err(|_| Error::GeneralError)?;
     Ok(PinRecord {
         salt,
@@ -59,14 +99,14 @@ pub fn wrap_tmk(who: Who, pin: &[u8], tmk: &Tmk, cost: KdfCost) -> Result<PinRec
     })
 }
 
-/// Recover the TMK with `pin`. CKR_PIN_INCORRECT if the PIN is wrong (the GCM tag check
+/// [`unwrap_tmk`] for any holder. CKR_PIN_INCORRECT if the PIN is wrong (the GCM tag check
 /// is the constant-time comparison).
-pub fn unwrap_tmk(who: Who, pin: &[u8], rec: &PinRecord) -> Result<Tmk> {
+pub fn unwrap_tmk_for(holder: &str, pin: &[u8], rec: &PinRecord) -> Result<Tmk> {
     let kek = kdf::pin_kek(pin, &rec.salt, rec.memory_kib, rec.iterations)
         .map_err(|_| Error::DeviceError)?;
     let key = SealKey::new(&*kek).map_err(|_| Error::GeneralError)?;
     let plain = key
-        .open(&rec.wrapped_tmk, &tmk_aad(who))
+        .open(&rec.wrapped_tmk, &tmk_aad(holder))
         .map_err(|_| Error::PinIncorrect)?;
     let bytes: [u8; 32] = plain
         .as_slice()

@@ -66,13 +66,14 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(super::users::SCHEMA)?;
         restrict_file(db);
         Ok(Self {
             conn: Mutex::new(conn),
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().map_err(|_| Error::GeneralError)?;
         f(&mut conn).map_err(|e| {
             eprintln!("keyward: token store error: {e}");
@@ -145,6 +146,8 @@ impl Store for SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM objects", [])?;
             tx.execute("DELETE FROM pins", [])?;
+            tx.execute("DELETE FROM users", [])?;
+            tx.execute("DELETE FROM usage", [])?;
             tx.execute(
                 "INSERT OR REPLACE INTO token (id, label, serial) VALUES (1, ?1, ?2)",
                 params![token.label, token.serial],

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use super::users::is_named;
 use super::{Login, Token};
+use crate::policy::roles::Principal;
 use crate::error::{Error, Result};
 use crate::store::seal::{self, Tmk};
 use crate::store::{PinRecord, TokenRecord, Who};
@@ -60,6 +62,7 @@ impl Token {
         )?;
         let mut st = self.write()?;
         st.login = Login::Public;
+        st.principal = None;
         st.tmk = None;
         st.sealer = None;
         st.objects.clear_token_objects();
@@ -69,12 +72,18 @@ impl Token {
     /// C_Login (§5.6.1) for the SO or the user; the caller has checked session rules.
     pub fn login(&self, as_so: bool, pin: &[u8]) -> Result<()> {
         let target = if as_so { Login::So } else { Login::User };
-        match self.read()?.login {
-            Login::Public => {}
-            l if l == target => return Err(Error::UserAlreadyLoggedIn),
-            _ => return Err(Error::UserAnotherAlreadyLoggedIn),
-        }
+        self.may_log_in(target)?;
         let tmk = self.verify_pin(who(target), pin)?;
+        let principal = if as_so {
+            Principal::so()
+        } else {
+            Principal::default_user()
+        };
+        self.enter(target, principal, tmk)
+    }
+
+    /// Become logged in as `principal` with the master key its PIN unwrapped.
+    pub(super) fn enter(&self, target: Login, principal: Principal, tmk: Tmk) -> Result<()> {
         let sealer = Arc::new(tmk.sealer()?);
         {
             let mut st = self.write()?;
@@ -82,17 +91,32 @@ impl Token {
                 return Err(Error::UserAlreadyLoggedIn);
             }
             st.login = target;
+            st.principal = Some(principal);
             st.tmk = Some(tmk);
             st.sealer = Some(sealer);
         }
         self.reload()
     }
 
+    /// Check that nobody (or someone else) is logged in before a login as `target`.
+    pub(super) fn may_log_in(&self, target: Login) -> Result<()> {
+        match self.read()?.login {
+            Login::Public => Ok(()),
+            l if l == target => Err(Error::UserAlreadyLoggedIn),
+            _ => Err(Error::UserAnotherAlreadyLoggedIn),
+        }
+    }
+
     /// CKU_CONTEXT_SPECIFIC: re-check the logged-in user's PIN.
     pub fn reauthenticate(&self, pin: &[u8]) -> Result<()> {
-        match self.read()?.login {
-            Login::Public => Err(Error::UserNotLoggedIn),
-            l => self.verify_pin(who(l), pin).map(drop),
+        let (login, principal) = {
+            let st = self.read()?;
+            (st.login, st.principal.clone())
+        };
+        match (login, principal) {
+            (Login::Public, _) | (_, None) => Err(Error::UserNotLoggedIn),
+            (_, Some(p)) if is_named(&p) => self.verify_named(&p.name, pin).map(drop),
+            (l, _) => self.verify_pin(who(l), pin).map(drop),
         }
     }
 
@@ -104,6 +128,7 @@ impl Token {
                 return Err(Error::UserNotLoggedIn);
             }
             st.login = Login::Public;
+            st.principal = None;
             st.tmk = None;
             st.sealer = None;
         }
@@ -124,6 +149,9 @@ impl Token {
 
     /// C_SetPIN (§5.5.5): the SO's PIN when the SO is logged in, else the user's.
     pub fn set_pin(&self, old: &[u8], new: &[u8]) -> Result<()> {
+        if let Some(p) = self.principal()?.filter(is_named) {
+            return self.change_named_pin(&p.name, old, new);
+        }
         let who = who(self.read()?.login);
         let tmk = self.verify_pin(who, old)?;
         self.check_pin_len(new)?;

@@ -3,6 +3,7 @@
 
 mod login;
 mod objects;
+mod users;
 mod watch;
 
 use std::sync::atomic::AtomicU64;
@@ -16,6 +17,7 @@ use crate::store::seal::{Sealer, Tmk};
 use crate::store::{sqlite::SqliteStore, Store, Who};
 
 pub use objects::{ObjectHandle, Visibility};
+pub use users::UserInfo;
 
 /// Who is logged in to the token, for this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub struct TokenInfo {
 
 pub(crate) struct State {
     pub(crate) login: Login,
+    /// Who logged in (None while public).
+    pub(crate) principal: Option<crate::policy::roles::Principal>,
     /// Present while the SO or the user is logged in.
     pub(crate) tmk: Option<Tmk>,
     pub(crate) sealer: Option<Arc<Sealer>>,
@@ -91,6 +95,7 @@ impl Token {
             store: Box::new(store),
             state: RwLock::new(State {
                 login: Login::Public,
+                principal: None,
                 tmk: None,
                 sealer: None,
                 objects: objects::Table::new(handles),
@@ -112,6 +117,11 @@ impl Token {
 
     pub fn login_state(&self) -> Result<Login> {
         Ok(self.read()?.login)
+    }
+
+    /// Who is logged in to this token in this process (None: nobody).
+    pub fn principal(&self) -> Result<Option<crate::policy::roles::Principal>> {
+        Ok(self.read()?.principal.clone())
     }
 
     pub fn is_initialized(&self) -> Result<bool> {
