@@ -57,7 +57,8 @@ make_token() {
   cert_for rsa1 01
   cert_for ec1 02
   p11_user "$TOKEN" --keygen --key-type AES:32 --id 10 --label aes1
-  printf '%s' "$AES_KNOWN_HEX" | xxd -r -p >aes2.key
+  perl -e 'print pack("H*", $ARGV[0])' "$AES_KNOWN_HEX" >aes2.key
+  test "$(wc -c <aes2.key)" -eq 32
   p11_user "$TOKEN" --write-object aes2.key --type secrkey --key-type AES:32 --id 11 \
     --label aes2 --usage-decrypt --sensitive
   head -c 5000 /dev/urandom >data.bin

@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop/env.sh
 . "$here/env.sh"
 
-SCRIPTS=(pkcs11-tool.sh pkcs11-tool-mechanisms.sh openssl-provider.sh lifecycle.sh)
+SCRIPTS=(pkcs11-tool.sh pkcs11-tool-mechanisms.sh openssl-provider.sh lifecycle.sh
+  openssl-engine.sh nss.sh java.sh gnutls.sh p11-kit.sh python.sh)
 passed=0
 failed=0
 

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Install what the test suite drives: SoftHSMv2, OpenSC (pkcs11-tool), OpenSSL, pkcs11-provider
-# (from Debian bookworm-backports) and the OpenSSL pkcs11 engine. Debian 12; idempotent; fast
-# when everything is already installed. Runs as root, or through sudo when that exists.
+# (from Debian bookworm-backports), the OpenSSL pkcs11 engine, NSS tools, GnuTLS tools, p11-kit,
+# a JDK 17 (when javac is missing) and, from PyPI into Debian's python3, python-pkcs11 and
+# PyKCS11. Debian 12; idempotent; fast when everything is already installed. Runs as root, or
+# through sudo when that exists.
 set -euo pipefail
 
-PACKAGES=(softhsm2 opensc openssl libengine-pkcs11-openssl python3)
+PACKAGES=(softhsm2 opensc openssl libengine-pkcs11-openssl python3 python3-pip libnss3-tools
+  gnutls-bin p11-kit p11-kit-modules)
+# Installed only when `javac` is not on PATH (any JDK 17+ will do: interop/java.sh checks).
+JDK_PACKAGE=openjdk-17-jdk-headless
+# PyPI packages for interop/python.sh, installed for Debian's interpreter (pinned: known to work).
+PYTHON=/usr/bin/python3
+PIP_PACKAGES=(python-pkcs11==0.10.1 PyKCS11==1.5.20)
+PIP_IMPORTS='import pkcs11, PyKCS11'
 BACKPORTS_PACKAGES=(pkcs11-provider)
 PROVIDER_MIN_VERSION=1.0
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
@@ -50,8 +59,18 @@ missing() {
   done
 }
 
+# The apt packages still to install: missing() of all of them, and the JDK when javac is absent.
+missing_apt() {
+  missing "${PACKAGES[@]}" "$@"
+  command -v javac >/dev/null 2>&1 || echo "$JDK_PACKAGE"
+}
+
+python_modules_present() {
+  [ -x "$PYTHON" ] && "$PYTHON" -c "$PIP_IMPORTS" >/dev/null 2>&1
+}
+
 all_installed() {
-  [ -z "$(missing "${PACKAGES[@]}" "${BACKPORTS_PACKAGES[@]}")" ]
+  [ -z "$(missing_apt "${BACKPORTS_PACKAGES[@]}")" ] && python_modules_present
 }
 
 codename() {
@@ -110,12 +129,8 @@ apt_install() {
     -o Dpkg::Use-Pty=0 "$@"
 }
 
-main() {
-  if all_installed; then
-    log "all test dependencies present; nothing to do"
-    return 0
-  fi
-  pick_sudo
+# The apt packages: backports set up, one apt-get update, then only what is missing.
+install_apt() {
   local backports=()
   if [ "$(codename)" = bookworm ]; then
     add_backports
@@ -127,8 +142,10 @@ main() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   # Only what is missing: naming an installed package would upgrade it as a side effect.
   local todo=()
-  mapfile -t todo < <(missing "${PACKAGES[@]}")
+  mapfile -t todo < <(missing_apt)
   if [ "${#todo[@]}" -gt 0 ]; then
+    # The JDK's post-install scripts fail where the man directory was trimmed away.
+    as_root mkdir -p /usr/share/man/man1
     log "installing ${todo[*]}"
     apt_install "${todo[@]}"
   fi
@@ -137,8 +154,28 @@ main() {
     log "installing ${todo[*]} ${backports[*]}"
     apt_install "${backports[@]}" "${todo[@]}"
   fi
+}
+
+# python-pkcs11 and PyKCS11 (binary wheels on PyPI) for Debian's python3. Debian marks that
+# interpreter externally managed (PEP 668): pip installs for it, as root, into
+# /usr/local/lib/python3.*/dist-packages only with --break-system-packages.
+install_pip() {
+  log "pip installing ${PIP_PACKAGES[*]} for $PYTHON"
+  as_root "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input \
+    --root-user-action=ignore --break-system-packages "${PIP_PACKAGES[@]}"
+}
+
+main() {
+  if all_installed; then
+    log "all test dependencies present; nothing to do"
+    return 0
+  fi
+  pick_sudo
+  if [ -n "$(missing_apt "${BACKPORTS_PACKAGES[@]}")" ]; then install_apt; fi
+  python_modules_present || install_pip
   all_installed || {
-    log "packages still missing or pkcs11-provider older than $PROVIDER_MIN_VERSION" >&2
+    log "packages still missing, pkcs11-provider older than $PROVIDER_MIN_VERSION, no javac," \
+      "or $PYTHON cannot '$PIP_IMPORTS'" >&2
     exit 1
   }
   log "done"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The single test command: install the test dependencies, build the release module, run the Rust
-# unit and black-box tests, then the interop suite (pkcs11-tool, OpenSSL pkcs11-provider)
+# unit and black-box tests, then the interop suite (pkcs11-tool, OpenSSL provider and engine,
+# NSS, Java SunPKCS11, GnuTLS, p11-kit, python-pkcs11 and PyKCS11)
 # against target/release/libkeyward.so. Exits non-zero if any stage failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
