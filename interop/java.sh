@@ -82,7 +82,7 @@ import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
-/** SunPKCS11 checks: java KwJava.java CONFIG COMMAND ARGS; exit status 0 only on success. */
+/** SunPKCS11 checks: java KwJava CONFIG COMMAND ARGS; exit status 0 only on success. */
 public class KwJava {
   static Provider p;
   static KeyStore ks;
@@ -216,8 +216,15 @@ public class KwJava {
 EOF
 }
 
+# The checks, compiled once (javac must be there: `java File.java` needs the JDK too).
+compile_java() {
+  write_java
+  timeout "${KW_TIMEOUT:-60}" javac -d classes KwJava.java
+  test -f classes/KwJava.class
+}
+
 kwjava() {
-  jrun KwJava.java "$KW_WORK/sunpkcs11.cfg" "$@"
+  jrun -cp "$KW_WORK/classes" KwJava "$KW_WORK/sunpkcs11.cfg" "$@"
 }
 
 # java_sign ALIAS ALG OPENSSL-ARGS...: sign through SunPKCS11 (verified inside by the default
@@ -283,7 +290,7 @@ main() {
   kw_setup java
   kw_require "java 17+ and keytool present" java_present
   kw_require "token: rsa1, ec1 with certificates, aes1, aes2 (pkcs11-tool)" make_token
-  kw_require "write KwJava.java" write_java
+  kw_require "javac KwJava.java (SunPKCS11 checks)" compile_java
   kw_check "KeyStore PKCS11 lists rsa1, ec1 (private keys + certs) and aes1, aes2" \
     kwjava list rsa1 ec1 aes1 aes2
   kw_check "keytool -list shows rsa1, ec1 as PrivateKeyEntry" keytool_list

@@ -265,6 +265,11 @@ if __name__ == "__main__":
 EOF
 }
 
+compile_python() {
+  write_python
+  "$(cat python.txt)" -m py_compile pp_checks.py pykcs11_checks.py
+}
+
 # py LIB ARGS...: run LIB's checks (pp = python-pkcs11, pk = PyKCS11), bounded in time.
 py() {
   local prog
@@ -329,7 +334,7 @@ main() {
   kw_setup python
   kw_require "python3 with python-pkcs11 and PyKCS11" find_python
   kw_require "token $TOKEN (pkcs11-tool)" make_token
-  kw_require "write the Python checks" write_python
+  kw_require "Python checks compile (py_compile)" compile_python
 
   kw_check "python-pkcs11: generate RSA, EC and AES keys on the token" keygen pp 21 22
   kw_check "python-pkcs11: SHA256_RSA_PKCS (verified by openssl)" sign_verify pp rsa sha256-rsa
