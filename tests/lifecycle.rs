@@ -246,7 +246,11 @@ fn cli_show(index: usize, uri: &str) -> serde_json::Value {
         .env("KEYWARD_PIN", USER_PIN)
         .output()
         .expect("run keyward");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 

@@ -5,6 +5,7 @@ pub mod csr;
 pub mod lifecycle;
 mod listing;
 pub mod uri;
+pub mod users;
 pub mod versions;
 
 use cryptoki_sys::*;
@@ -22,6 +23,8 @@ pub type Pin = Zeroizing<Vec<u8>>;
 /// An administrative view of the configured slots.
 pub struct Admin {
     provider: Provider,
+    /// The named user (`C_LoginUser`) the CLI acts as; None: the built-in SO and user.
+    user: Option<String>,
 }
 
 /// One slot as `keyward info` shows it.
@@ -41,7 +44,27 @@ impl Admin {
     pub fn from_env() -> Result<Self> {
         Ok(Self {
             provider: Provider::new(Config::from_env()?),
+            user: None,
         })
+    }
+
+    /// Act as named user `name` from now on (`keyward --user NAME`).
+    pub fn set_user(&mut self, name: Option<String>) {
+        self.user = name;
+    }
+
+    /// Log session `h` in as `user_type`: the named user if one was set, else the built-in
+    /// SO or default user.
+    pub(crate) fn login(
+        &self,
+        h: CK_SESSION_HANDLE,
+        user_type: CK_USER_TYPE,
+        pin: &[u8],
+    ) -> Result<()> {
+        match &self.user {
+            Some(name) => self.provider.login_user(h, user_type, pin, name.as_bytes()),
+            None => self.provider.login(h, user_type, pin),
+        }
     }
 
     pub fn provider(&self) -> &Provider {
@@ -104,7 +127,7 @@ impl Admin {
         let h = self.provider.open_session(slot, CKF_SERIAL_SESSION)?;
         let r = (|| {
             if let Some(pin) = pin {
-                self.provider.login(h, CKU_USER, pin)?;
+                self.login(h, CKU_USER, pin)?;
             }
             listing::key_rows(&self.provider, h)
         })();
@@ -127,7 +150,7 @@ impl Admin {
         let p = &self.provider;
         let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
         let r = (|| {
-            p.login(h, CKU_USER, pin)?;
+            self.login(h, CKU_USER, pin)?;
             p.find_init(h, template)?;
             let found = p.find_next(h, usize::MAX);
             p.find_final(h)?;

@@ -4,6 +4,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "keyward/users.rs"]
+mod users;
+
 use clap::{Parser, Subcommand};
 use keyward::admin::{Admin, Pin};
 use zeroize::Zeroizing;
@@ -21,6 +24,10 @@ struct Cli {
     /// Select the slot by token label.
     #[arg(long, global = true)]
     token: Option<String>,
+    /// Act as this named user (C_LoginUser; PIN from KEYWARD_PIN or --pin-file/--so-pin-file)
+    /// instead of the built-in SO or default user.
+    #[arg(long, global = true)]
+    user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +72,11 @@ enum Command {
     Key {
         #[command(subcommand)]
         action: KeyCommand,
+    },
+    /// Named users and their roles (admin).
+    User {
+        #[command(subcommand)]
+        action: users::UserCommand,
     },
 }
 
@@ -143,6 +155,17 @@ enum KeyCommand {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
+    /// Show or set who may use a key (every version): --set 'user:alice=sign;role:operator=*'
+    /// (classes: sign, encrypt, wrap, derive, or *), --clear for the default.
+    Acl {
+        uri: String,
+        #[arg(long, conflicts_with = "clear")]
+        set: Option<String>,
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
 }
 
 /// A PIN from a file, an environment variable or a no-echo prompt — never from argv.
@@ -187,7 +210,8 @@ fn module_path() -> String {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
+    let mut admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
+    admin.set_user(cli.user.clone());
     let slot = match (&cli.token, cli.slot) {
         (Some(label), _) => admin
             .slot_by_label(label)
@@ -261,6 +285,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Key { action } => change_state(&admin, slot, action)?,
+        Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Rotate {
             due,
             json,
@@ -292,6 +317,17 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// The slot a key URI names (its token), else the one chosen on the command line.
+/// The key a URI names and its slot.
+fn slot_of_uri(
+    admin: &Admin,
+    slot: u64,
+    uri: &str,
+) -> Result<(keyward::admin::uri::KeyUri, u64), String> {
+    let key = keyward::admin::uri::KeyUri::parse(uri)?;
+    let slot = slot_of(admin, &key, slot)?;
+    Ok((key, slot))
+}
+
 fn slot_of(admin: &Admin, key: &keyward::admin::uri::KeyUri, slot: u64) -> Result<u64, String> {
     match &key.token {
         Some(label) => admin
@@ -349,8 +385,7 @@ fn key_and_pin(
     uri: &str,
     pin_file: Option<PathBuf>,
 ) -> Result<(keyward::admin::uri::KeyUri, u64, Pin), String> {
-    let key = keyward::admin::uri::KeyUri::parse(uri)?;
-    let slot = slot_of(admin, &key, slot)?;
+    let (key, slot) = slot_of_uri(admin, slot, uri)?;
     let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
     Ok((key, slot, pin))
 }
@@ -432,6 +467,12 @@ fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), Stri
             pin_file,
         } => return show(admin, slot, &uri, json, pin_file),
         KeyCommand::Destroy { uri, pin_file } => return destroy(admin, slot, &uri, pin_file),
+        KeyCommand::Acl {
+            uri,
+            set,
+            clear,
+            pin_file,
+        } => return users::acl(admin, slot, &uri, set, clear, pin_file),
         KeyCommand::Revoke {
             uri,
             reason: r,

@@ -16,7 +16,12 @@ pub fn code(secret: &[u8], step: u64) -> Result<u32> {
     mac.update(&step.to_be_bytes());
     let h = mac.finish();
     let offset = usize::from(h[h.len() - 1] & 0x0f);
-    let bin = u32::from_be_bytes([h[offset] & 0x7f, h[offset + 1], h[offset + 2], h[offset + 3]]);
+    let bin = u32::from_be_bytes([
+        h[offset] & 0x7f,
+        h[offset + 1],
+        h[offset + 2],
+        h[offset + 3],
+    ]);
     Ok(bin % 10u32.pow(DIGITS as u32))
 }
 
@@ -81,9 +86,14 @@ mod tests {
         let t = 1_700_000_000;
         let c = format!("{:06}", code(s, t / STEP).unwrap());
         assert_eq!(matching_step(s, c.as_bytes(), t).unwrap(), Some(t / STEP));
-        assert_eq!(matching_step(s, c.as_bytes(), t + STEP).unwrap(), Some(t / STEP));
+        assert_eq!(
+            matching_step(s, c.as_bytes(), t + STEP).unwrap(),
+            Some(t / STEP)
+        );
         assert_eq!(matching_step(s, c.as_bytes(), t + 3 * STEP).unwrap(), None);
         assert_eq!(matching_step(s, b"12a456", t).unwrap(), None);
-        assert!(otpauth_uri("Keyward", "alice", s).starts_with("otpauth://totp/Keyward:alice?secret="));
+        assert!(
+            otpauth_uri("Keyward", "alice", s).starts_with("otpauth://totp/Keyward:alice?secret=")
+        );
     }
 }

@@ -98,8 +98,7 @@ impl Acl {
 /// User names: 1–64 of letters, digits, `.`, `_`, `-`, `@`.
 pub fn valid_name(n: &str) -> bool {
     (1..=64).contains(&n.len())
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
@@ -133,13 +132,26 @@ mod tests {
         assert!(!acl.permits(&Principal::default_user(), OpClass::Encrypt));
         assert!(!acl.permits(&who("alice", Role::KeyManager), OpClass::Sign));
         assert_eq!(acl.to_text(), "user:alice=sign;role:operator=encrypt");
-        assert!(Acl::parse(b"*=*").unwrap().permits(&who("z", Role::Operator), OpClass::Derive));
+        assert!(Acl::parse(b"*=*")
+            .unwrap()
+            .permits(&who("z", Role::Operator), OpClass::Derive));
     }
 
     #[test]
     fn malformed_acls_are_invalid_values() {
-        for bad in [&b"alice=sign"[..], b"user:=sign", b"role:root=sign", b"*=mac", b"*", b"\xff=*"] {
-            assert_eq!(Acl::parse(bad), Err(Error::AttributeValueInvalid), "{bad:?}");
+        for bad in [
+            &b"alice=sign"[..],
+            b"user:=sign",
+            b"role:root=sign",
+            b"*=mac",
+            b"*",
+            b"\xff=*",
+        ] {
+            assert_eq!(
+                Acl::parse(bad),
+                Err(Error::AttributeValueInvalid),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -41,10 +41,16 @@ impl Role {
 
     /// A role by name: CKR_ARGUMENTS_BAD for an unknown one.
     pub fn parse(s: &str) -> Result<Self> {
-        [Role::Admin, Role::KeyManager, Role::Operator, Role::Auditor, Role::User]
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or(Error::ArgumentsBad)
+        [
+            Role::Admin,
+            Role::KeyManager,
+            Role::Operator,
+            Role::Auditor,
+            Role::User,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
+        .ok_or(Error::ArgumentsBad)
     }
 
     /// The PKCS#11 user type this role logs in as (admins as CKU_SO).
@@ -108,7 +114,12 @@ pub enum OpClass {
 }
 
 impl OpClass {
-    pub const ALL: [OpClass; 4] = [OpClass::Sign, OpClass::Encrypt, OpClass::Wrap, OpClass::Derive];
+    pub const ALL: [OpClass; 4] = [
+        OpClass::Sign,
+        OpClass::Encrypt,
+        OpClass::Wrap,
+        OpClass::Derive,
+    ];
 
     /// The class a usage attribute (CKA_SIGN, CKA_DECRYPT …) belongs to.
     pub fn of(usage: CK_ATTRIBUTE_TYPE) -> Self {

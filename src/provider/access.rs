@@ -61,7 +61,9 @@ pub(super) fn may_write(token: &Token, attrs: &Attributes, w: Write) -> Result<(
     };
     let allowed = match p.role {
         Role::User | Role::KeyManager => true,
-        Role::Operator => !attrs.flag(CKA_TOKEN) && !sets_policy(attrs, w),
+        // An operator's session objects are its own (no one else can reach them), and a
+        // session copy of a token key stays governed by the original's ACL.
+        Role::Operator => !attrs.flag(CKA_TOKEN),
         Role::Admin => !is_key(attrs),
         Role::Auditor => false,
     };
@@ -70,12 +72,6 @@ pub(super) fn may_write(token: &Token, attrs: &Attributes, w: Write) -> Result<(
         (false, Write::Create) => Err(Error::UserNotLoggedIn),
         (false, Write::Change) => Err(Error::ActionProhibited),
     }
-}
-
-/// An operator may not give even a session object an ACL of its own making on creation
-/// when it names another principal; simplest rule: no ACL in an operator's templates.
-fn sets_policy(attrs: &Attributes, w: Write) -> bool {
-    w == Write::Create && !attrs.get(CKA_KW_ACL).unwrap_or_default().is_empty()
 }
 
 /// Whether the logged-in principal may use `governing` (the key, or for a copy the key it

@@ -73,7 +73,10 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let mut conn = self.conn.lock().map_err(|_| Error::GeneralError)?;
         f(&mut conn).map_err(|e| {
             eprintln!("keyward: token store error: {e}");

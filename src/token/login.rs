@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::users::is_named;
 use super::{Login, Token};
-use crate::policy::roles::Principal;
 use crate::error::{Error, Result};
+use crate::policy::roles::Principal;
 use crate::store::seal::{self, Tmk};
 use crate::store::{PinRecord, TokenRecord, Who};
 

@@ -79,8 +79,9 @@ impl Token {
         let checked = seal::unwrap_tmk_for(&seal::named(name), pin, &rec.pin).and_then(|tmk| {
             if let Some(sealed) = &rec.totp {
                 let secret = tmk.open_secret(&totp_context(name), sealed)?;
-                let step = totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
-                    .map_err(|_| Error::GeneralError)?;
+                let step =
+                    totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
+                        .map_err(|_| Error::GeneralError)?;
                 match step {
                     Some(step) if self.store.use_totp_step(name, step)? => {}
                     _ => return Err(Error::PinIncorrect),
@@ -115,10 +116,7 @@ impl Token {
     /// Add named user `name` with `role` and `pin` (the admin is logged in).
     /// CKR_ARGUMENTS_BAD for a bad name or role, or a name already taken.
     pub fn add_user(&self, name: &str, role: Role, pin: &[u8]) -> Result<()> {
-        if !valid_name(name)
-            || !NAMED_ROLES.contains(&role)
-            || ["so", "user"].contains(&name)
-        {
+        if !valid_name(name) || !NAMED_ROLES.contains(&role) || ["so", "user"].contains(&name) {
             return Err(Error::ArgumentsBad);
         }
         self.check_pin_len(pin)?;

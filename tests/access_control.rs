@@ -1,0 +1,362 @@
+//! Named users, roles and per-key ACLs through the C ABI (`C_LoginUser`): separation of duties
+//! across every role and operation class, ACL enforcement, lockout and unlock, TOTP.
+mod common;
+
+use cryptoki::error::RvError;
+use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki_sys::*;
+
+use common::{assert_rv, pin, SO_PIN, USER_PIN};
+use keyward::admin::users::UserChange;
+use keyward::policy::roles::Role;
+
+const CKA_KW_ACL: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x0A;
+const CKA_KW_STATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
+
+type LoginUser = unsafe extern "C" fn(
+    CK_SESSION_HANDLE,
+    CK_USER_TYPE,
+    *mut CK_UTF8CHAR,
+    CK_ULONG,
+    *mut CK_UTF8CHAR,
+    CK_ULONG,
+) -> CK_RV;
+
+/// C_LoginUser through the module's export.
+fn login_user(s: &Session, user_type: CK_USER_TYPE, name: &str, pin: &[u8]) -> CK_RV {
+    let f: LoginUser = common::c_fn("C_LoginUser");
+    let mut pin = pin.to_vec();
+    let mut name = name.as_bytes().to_vec();
+    // SAFETY: valid buffers with their lengths; a session of the loaded module.
+    unsafe {
+        f(
+            s.handle(),
+            user_type,
+            pin.as_mut_ptr(),
+            pin.len() as CK_ULONG,
+            name.as_mut_ptr(),
+            name.len() as CK_ULONG,
+        )
+    }
+}
+
+/// A token with one user of each named role (PIN = "<name>-pin-1") added by the admin.
+fn token_with_users(label: &str) -> (cryptoki::slot::Slot, usize, keyward::admin::Admin) {
+    let (slot, index) = common::claim_slot();
+    common::init_token(slot, label);
+    let admin = keyward::admin::Admin::from_env().unwrap();
+    for (name, role) in [
+        ("adm", Role::Admin),
+        ("km", Role::KeyManager),
+        ("op", Role::Operator),
+        ("op2", Role::Operator),
+        ("aud", Role::Auditor),
+    ] {
+        let pin = format!("{name}-pin-1");
+        admin
+            .change_user(
+                index as CK_SLOT_ID,
+                SO_PIN.as_bytes(),
+                name,
+                UserChange::Add {
+                    role,
+                    pin: pin.as_bytes(),
+                },
+            )
+            .unwrap();
+    }
+    (slot, index, admin)
+}
+
+fn user_pin(name: &str) -> Vec<u8> {
+    format!("{name}-pin-1").into_bytes()
+}
+
+/// An AES token key usable for all four operation classes, made by the key manager.
+fn all_class_key(s: &Session, acl: &str) -> ObjectHandle {
+    s.create_object(&[
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Value(vec![7; 32]),
+        Attribute::Token(true),
+        Attribute::Label(b"shared".to_vec()),
+        Attribute::Sign(true),
+        Attribute::Verify(true),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(true),
+        Attribute::Unwrap(true),
+        Attribute::Derive(true),
+        Attribute::VendorDefined((
+            AttributeType::VendorDefined(CKA_KW_ACL),
+            acl.as_bytes().to_vec(),
+        )),
+    ])
+    .expect("the key manager creates a key")
+}
+
+/// Try each operation class with `key`; the error of each (sign, encrypt, wrap, derive),
+/// None for success.
+fn classes(s: &Session, key: ObjectHandle) -> [Option<RvError>; 4] {
+    let rv = |r: cryptoki::error::Result<()>| r.err().map(|e| common::rv_of(&e));
+    let sign = rv(s.sign(&Mechanism::AesCMac, key, b"m").map(drop));
+    let encrypt = rv(s
+        .encrypt(&Mechanism::AesCbcPad([0; 16]), key, b"m")
+        .map(drop));
+    let target = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![9; 16]),
+            Attribute::Extractable(true),
+            Attribute::Sensitive(false),
+        ])
+        .ok();
+    let wrap = match target {
+        Some(t) => rv(s.wrap_key(&Mechanism::AesKeyWrap, key, t).map(drop)),
+        None => Some(RvError::UserNotLoggedIn), // roles that may not even make a session key
+    };
+    let data = [1u8; 16];
+    let derive = rv(s
+        .derive_key(
+            &Mechanism::AesCbcEncryptData(AesCbcDeriveParams::new([0; 16], &data)),
+            key,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(16.into()),
+            ],
+        )
+        .map(drop));
+    [sign, encrypt, wrap, derive]
+}
+
+const OK4: [Option<RvError>; 4] = [None; 4];
+const DENIED4: [Option<RvError>; 4] = [Some(RvError::KeyFunctionNotPermitted); 4];
+
+/// Every role against every operation class and every kind of object write.
+#[test]
+fn role_matrix() {
+    let (slot, _, _admin) = token_with_users("roles");
+    let s = common::p11().open_rw_session(slot).unwrap();
+    assert_eq!(login_user(&s, CKU_USER, "km", &user_pin("km")), CKR_OK);
+    let key = all_class_key(&s, "");
+    // Key manager: manages (create above, set below), never uses.
+    assert_eq!(classes(&s, key), DENIED4, "key-manager");
+    s.update_attributes(key, &[Attribute::Label(b"renamed".to_vec())])
+        .expect("the key manager changes a key");
+    s.logout().unwrap();
+
+    // Operator: uses, never manages token objects.
+    assert_eq!(login_user(&s, CKU_USER, "op", &user_pin("op")), CKR_OK);
+    assert_eq!(classes(&s, key), OK4, "operator");
+    assert_rv(s.destroy_object(key), RvError::ActionProhibited);
+    assert_rv(
+        s.update_attributes(
+            key,
+            &[Attribute::VendorDefined((
+                AttributeType::VendorDefined(CKA_KW_STATE),
+                3u64.to_ne_bytes().to_vec(),
+            ))],
+        ),
+        RvError::ActionProhibited,
+    );
+    assert_rv(
+        s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![1; 16]),
+            Attribute::Token(true),
+        ]),
+        RvError::UserNotLoggedIn,
+    );
+    s.logout().unwrap();
+
+    // Auditor: reads metadata, nothing else.
+    assert_eq!(login_user(&s, CKU_USER, "aud", &user_pin("aud")), CKR_OK);
+    assert_eq!(
+        s.find_objects(&[Attribute::Label(b"renamed".to_vec())])
+            .unwrap(),
+        vec![key],
+        "the auditor sees the key"
+    );
+    assert_eq!(
+        classes(&s, key),
+        [
+            Some(RvError::KeyFunctionNotPermitted),
+            Some(RvError::KeyFunctionNotPermitted),
+            Some(RvError::UserNotLoggedIn),
+            Some(RvError::KeyFunctionNotPermitted)
+        ],
+        "auditor"
+    );
+    assert_rv(s.destroy_object(key), RvError::ActionProhibited);
+    s.logout().unwrap();
+
+    // Named admin (CKU_SO): users and settings only; private keys are out of its sight.
+    assert_eq!(login_user(&s, CKU_SO, "adm", &user_pin("adm")), CKR_OK);
+    assert_rv(
+        s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![1; 16]),
+            Attribute::Private(false),
+        ]),
+        RvError::UserNotLoggedIn,
+    );
+    s.logout().unwrap();
+
+    // The default user of plain C_Login does both, as in any soft token.
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    assert_eq!(classes(&s, key), OK4, "default user");
+    s.destroy_object(key).expect("the default user destroys");
+}
+
+/// A key's ACL decides which operators may use it for which class; only key managers set it.
+#[test]
+fn acls_are_enforced_and_only_key_managers_set_them() {
+    let (slot, _, _admin) = token_with_users("acl");
+    let s = common::p11().open_rw_session(slot).unwrap();
+    assert_eq!(login_user(&s, CKU_USER, "km", &user_pin("km")), CKR_OK);
+    let key = all_class_key(&s, "user:op=sign;role:operator=encrypt");
+    assert_rv(
+        s.update_attributes(
+            key,
+            &[Attribute::VendorDefined((
+                AttributeType::VendorDefined(CKA_KW_ACL),
+                b"user:=sign".to_vec(),
+            ))],
+        ),
+        RvError::AttributeValueInvalid,
+    );
+    s.logout().unwrap();
+
+    assert_eq!(login_user(&s, CKU_USER, "op", &user_pin("op")), CKR_OK);
+    let [sign, encrypt, wrap, derive] = classes(&s, key);
+    assert_eq!((sign, encrypt), (None, None));
+    let denied = Some(RvError::KeyFunctionNotPermitted);
+    assert_eq!((wrap, derive), (denied, denied));
+    assert_rv(
+        s.update_attributes(
+            key,
+            &[Attribute::VendorDefined((
+                AttributeType::VendorDefined(CKA_KW_ACL),
+                b"*=*".to_vec(),
+            ))],
+        ),
+        RvError::ActionProhibited,
+    );
+    // A session copy does not escape the original's ACL.
+    let copy = s.copy_object(key, &[Attribute::Token(false)]).unwrap();
+    assert_rv(
+        s.wrap_key(&Mechanism::AesKeyWrap, copy, copy).map(drop),
+        RvError::KeyFunctionNotPermitted,
+    );
+    s.logout().unwrap();
+
+    assert_eq!(login_user(&s, CKU_USER, "op2", &user_pin("op2")), CKR_OK);
+    let [sign, encrypt, ..] = classes(&s, key);
+    assert_eq!(
+        (sign, encrypt),
+        (Some(RvError::KeyFunctionNotPermitted), None)
+    );
+    s.logout().unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    assert_eq!(classes(&s, key), DENIED4, "the ACL names no default user");
+}
+
+/// Wrong PINs lock a named user (even the right PIN is then refused) until an admin unlocks
+/// it; unknown names look like wrong PINs; a right PIN with the wrong user type is refused.
+#[test]
+fn lockout_unlock_and_user_types() {
+    let (slot, index, admin) = token_with_users("lockout");
+    let s = common::p11().open_rw_session(slot).unwrap();
+    assert_eq!(
+        login_user(&s, CKU_USER, "nobody", b"whatever"),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(
+        login_user(&s, CKU_SO, "op", &user_pin("op")),
+        CKR_USER_TYPE_INVALID
+    );
+    for _ in 0..common::MAX_RETRIES {
+        assert_eq!(
+            login_user(&s, CKU_USER, "op", b"wrong-pin"),
+            CKR_PIN_INCORRECT
+        );
+    }
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", &user_pin("op")),
+        CKR_PIN_LOCKED
+    );
+    assert_eq!(
+        login_user(&s, CKU_USER, "op2", &user_pin("op2")),
+        CKR_OK,
+        "others unaffected"
+    );
+    s.logout().unwrap();
+    admin
+        .change_user(
+            index as CK_SLOT_ID,
+            SO_PIN.as_bytes(),
+            "op",
+            UserChange::Unlock,
+        )
+        .unwrap();
+    assert_eq!(login_user(&s, CKU_USER, "op", &user_pin("op")), CKR_OK);
+    // A named user changes their own PIN with C_SetPIN.
+    s.set_pin(&pin("op-pin-1"), &pin("op-pin-2")).unwrap();
+    s.logout().unwrap();
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", b"op-pin-1"),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-2"), CKR_OK);
+    s.logout().unwrap();
+    // Removing a user removes its wrap: its PIN opens nothing any more.
+    admin
+        .change_user(
+            index as CK_SLOT_ID,
+            SO_PIN.as_bytes(),
+            "op",
+            UserChange::Remove,
+        )
+        .unwrap();
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", b"op-pin-2"),
+        CKR_PIN_INCORRECT
+    );
+}
+
+/// With TOTP enrolled, the PIN alone is refused, PIN + current code works, and a code is
+/// good only once.
+#[test]
+fn totp_second_factor() {
+    let (slot, index, admin) = token_with_users("totp");
+    let secret = admin
+        .enable_mfa(index as CK_SLOT_ID, SO_PIN.as_bytes(), "op")
+        .unwrap();
+    let s = common::p11().open_rw_session(slot).unwrap();
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", &user_pin("op")),
+        CKR_PIN_INCORRECT
+    );
+    let now = keyward::policy::lifecycle::now_seconds();
+    let code = keyward::crypto::totp::code(&secret, now / 30).unwrap();
+    let wrong = (code + 1) % 1_000_000;
+    let with = |c: u32| [user_pin("op"), format!("{c:06}").into_bytes()].concat();
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", &with(wrong)),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(login_user(&s, CKU_USER, "op", &with(code)), CKR_OK);
+    s.logout().unwrap();
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", &with(code)),
+        CKR_PIN_INCORRECT,
+        "a code is accepted once"
+    );
+}
