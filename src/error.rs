@@ -72,76 +72,93 @@ pub enum Error {
 /// Result alias used across the crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-impl Error {
-    /// The PKCS#11 return value for this error: the one exhaustive mapping.
-    pub fn rv(self) -> CK_RV {
-        use Error::*;
-        match self {
-            ArgumentsBad => CKR_ARGUMENTS_BAD,
-            ActionProhibited => CKR_ACTION_PROHIBITED,
-            NotInitialized => CKR_CRYPTOKI_NOT_INITIALIZED,
-            AlreadyInitialized => CKR_CRYPTOKI_ALREADY_INITIALIZED,
-            FunctionNotSupported => CKR_FUNCTION_NOT_SUPPORTED,
-            SlotIdInvalid => CKR_SLOT_ID_INVALID,
-            TokenNotPresent => CKR_TOKEN_NOT_PRESENT,
-            TokenNotRecognized => CKR_TOKEN_NOT_RECOGNIZED,
-            SessionHandleInvalid => CKR_SESSION_HANDLE_INVALID,
-            SessionCount => CKR_SESSION_COUNT,
-            SessionReadOnly => CKR_SESSION_READ_ONLY,
-            SessionExists => CKR_SESSION_EXISTS,
-            SessionReadOnlyExists => CKR_SESSION_READ_ONLY_EXISTS,
-            SessionReadWriteSoExists => CKR_SESSION_READ_WRITE_SO_EXISTS,
-            SessionParallelNotSupported => CKR_SESSION_PARALLEL_NOT_SUPPORTED,
-            ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
-            KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
-            KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
-            KeyFunctionNotPermitted => CKR_KEY_FUNCTION_NOT_PERMITTED,
-            KeySizeRange => CKR_KEY_SIZE_RANGE,
-            KeyNotNeeded => CKR_KEY_NOT_NEEDED,
-            StateUnsaveable => CKR_STATE_UNSAVEABLE,
-            SavedStateInvalid => CKR_SAVED_STATE_INVALID,
-            KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
-            KeyNotWrappable => CKR_KEY_NOT_WRAPPABLE,
-            WrappedKeyInvalid => CKR_WRAPPED_KEY_INVALID,
-            WrappedKeyLenRange => CKR_WRAPPED_KEY_LEN_RANGE,
-            MechanismInvalid => CKR_MECHANISM_INVALID,
-            MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
-            OperationActive => CKR_OPERATION_ACTIVE,
-            OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
-            AttributeTypeInvalid => CKR_ATTRIBUTE_TYPE_INVALID,
-            AttributeValueInvalid => CKR_ATTRIBUTE_VALUE_INVALID,
-            AttributeReadOnly => CKR_ATTRIBUTE_READ_ONLY,
-            AttributeSensitive => CKR_ATTRIBUTE_SENSITIVE,
-            TemplateIncomplete => CKR_TEMPLATE_INCOMPLETE,
-            TemplateInconsistent => CKR_TEMPLATE_INCONSISTENT,
-            DataInvalid => CKR_DATA_INVALID,
-            DataLenRange => CKR_DATA_LEN_RANGE,
-            EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
-            EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
-            SignatureInvalid => CKR_SIGNATURE_INVALID,
-            SignatureLenRange => CKR_SIGNATURE_LEN_RANGE,
-            BufferTooSmall => CKR_BUFFER_TOO_SMALL,
-            PinIncorrect => CKR_PIN_INCORRECT,
-            PinInvalid => CKR_PIN_INVALID,
-            PinLenRange => CKR_PIN_LEN_RANGE,
-            PinLocked => CKR_PIN_LOCKED,
-            PinExpired => CKR_PIN_EXPIRED,
-            UserNotLoggedIn => CKR_USER_NOT_LOGGED_IN,
-            UserAlreadyLoggedIn => CKR_USER_ALREADY_LOGGED_IN,
-            UserAnotherAlreadyLoggedIn => CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-            UserPinNotInitialized => CKR_USER_PIN_NOT_INITIALIZED,
-            UserTypeInvalid => CKR_USER_TYPE_INVALID,
-            UserTooManyTypes => CKR_USER_TOO_MANY_TYPES,
-            RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
-            DomainParamsInvalid => CKR_DOMAIN_PARAMS_INVALID,
-            CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
-            DeviceError => CKR_DEVICE_ERROR,
-            DeviceMemory => CKR_DEVICE_MEMORY,
-            HostMemory => CKR_HOST_MEMORY,
-            GeneralError => CKR_GENERAL_ERROR,
-        }
-    }
+/// One table maps each error to its `CK_RV` and to that code's name.
+macro_rules! ckr_table {
+    ($($variant:ident => $rv:ident,)*) => {
+        impl Error {
+            /// The PKCS#11 return value for this error: the one exhaustive mapping.
+            pub fn rv(self) -> CK_RV {
+                match self {
+                    $(Error::$variant => $rv,)*
+                }
+            }
 
+            /// The name of [`Self::rv`] ("CKR_PIN_INCORRECT"), for audit records and messages.
+            pub fn ckr_name(self) -> &'static str {
+                match self {
+                    $(Error::$variant => stringify!($rv),)*
+                }
+            }
+        }
+    };
+}
+
+ckr_table! {
+    ArgumentsBad => CKR_ARGUMENTS_BAD,
+    ActionProhibited => CKR_ACTION_PROHIBITED,
+    NotInitialized => CKR_CRYPTOKI_NOT_INITIALIZED,
+    AlreadyInitialized => CKR_CRYPTOKI_ALREADY_INITIALIZED,
+    FunctionNotSupported => CKR_FUNCTION_NOT_SUPPORTED,
+    SlotIdInvalid => CKR_SLOT_ID_INVALID,
+    TokenNotPresent => CKR_TOKEN_NOT_PRESENT,
+    TokenNotRecognized => CKR_TOKEN_NOT_RECOGNIZED,
+    SessionHandleInvalid => CKR_SESSION_HANDLE_INVALID,
+    SessionCount => CKR_SESSION_COUNT,
+    SessionReadOnly => CKR_SESSION_READ_ONLY,
+    SessionExists => CKR_SESSION_EXISTS,
+    SessionReadOnlyExists => CKR_SESSION_READ_ONLY_EXISTS,
+    SessionReadWriteSoExists => CKR_SESSION_READ_WRITE_SO_EXISTS,
+    SessionParallelNotSupported => CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+    ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
+    KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
+    KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
+    KeyFunctionNotPermitted => CKR_KEY_FUNCTION_NOT_PERMITTED,
+    KeySizeRange => CKR_KEY_SIZE_RANGE,
+    KeyNotNeeded => CKR_KEY_NOT_NEEDED,
+    StateUnsaveable => CKR_STATE_UNSAVEABLE,
+    SavedStateInvalid => CKR_SAVED_STATE_INVALID,
+    KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
+    KeyNotWrappable => CKR_KEY_NOT_WRAPPABLE,
+    WrappedKeyInvalid => CKR_WRAPPED_KEY_INVALID,
+    WrappedKeyLenRange => CKR_WRAPPED_KEY_LEN_RANGE,
+    MechanismInvalid => CKR_MECHANISM_INVALID,
+    MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
+    OperationActive => CKR_OPERATION_ACTIVE,
+    OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
+    AttributeTypeInvalid => CKR_ATTRIBUTE_TYPE_INVALID,
+    AttributeValueInvalid => CKR_ATTRIBUTE_VALUE_INVALID,
+    AttributeReadOnly => CKR_ATTRIBUTE_READ_ONLY,
+    AttributeSensitive => CKR_ATTRIBUTE_SENSITIVE,
+    TemplateIncomplete => CKR_TEMPLATE_INCOMPLETE,
+    TemplateInconsistent => CKR_TEMPLATE_INCONSISTENT,
+    DataInvalid => CKR_DATA_INVALID,
+    DataLenRange => CKR_DATA_LEN_RANGE,
+    EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
+    EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
+    SignatureInvalid => CKR_SIGNATURE_INVALID,
+    SignatureLenRange => CKR_SIGNATURE_LEN_RANGE,
+    BufferTooSmall => CKR_BUFFER_TOO_SMALL,
+    PinIncorrect => CKR_PIN_INCORRECT,
+    PinInvalid => CKR_PIN_INVALID,
+    PinLenRange => CKR_PIN_LEN_RANGE,
+    PinLocked => CKR_PIN_LOCKED,
+    PinExpired => CKR_PIN_EXPIRED,
+    UserNotLoggedIn => CKR_USER_NOT_LOGGED_IN,
+    UserAlreadyLoggedIn => CKR_USER_ALREADY_LOGGED_IN,
+    UserAnotherAlreadyLoggedIn => CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+    UserPinNotInitialized => CKR_USER_PIN_NOT_INITIALIZED,
+    UserTypeInvalid => CKR_USER_TYPE_INVALID,
+    UserTooManyTypes => CKR_USER_TOO_MANY_TYPES,
+    RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
+    DomainParamsInvalid => CKR_DOMAIN_PARAMS_INVALID,
+    CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
+    DeviceError => CKR_DEVICE_ERROR,
+    DeviceMemory => CKR_DEVICE_MEMORY,
+    HostMemory => CKR_HOST_MEMORY,
+    GeneralError => CKR_GENERAL_ERROR,
+}
+
+impl Error {
     /// Whether a failing C_Encrypt/C_Sign-style call must end the active operation.
     /// Per PKCS#11 3.0 §5.2, every failure except CKR_BUFFER_TOO_SMALL ends it.
     pub fn ends_operation(self) -> bool {

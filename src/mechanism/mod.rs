@@ -13,6 +13,7 @@ mod kbkdf;
 mod keywrap;
 mod mac;
 pub mod message;
+pub mod names;
 pub mod ops;
 pub mod param;
 mod pbkdf2;
