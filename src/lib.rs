@@ -9,6 +9,7 @@
 #[allow(unsafe_code, unreachable_pub)]
 mod abi;
 pub mod admin;
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -1,0 +1,196 @@
+//! The audit database: schema, opening for writing or reading, and the one append transaction.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use super::chain::{checkpoint_mac, link, CheckpointRow, RecordRow, GENESIS, HASH_LEN};
+use super::record::{encode, Event, Origin};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    body BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_time ON records (time);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL,
+    mac BLOB NOT NULL
+);
+";
+
+/// How long a writer waits for another process's transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Open (creating, owner-only) the database for appending: WAL, synchronous=FULL.
+pub(super) fn open_writer(path: &Path) -> Result<Connection> {
+    create_private(path)?;
+    let conn = Connection::open(path).map_err(|e| storage_error(path, &e))?;
+    let setup = || -> rusqlite::Result<()> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)
+    };
+    setup().map_err(|e| storage_error(path, &e))?;
+    Ok(conn)
+}
+
+/// Open an existing database read-only (never creates it).
+pub(super) fn open_reader(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| storage_error(path, &e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| storage_error(path, &e))?;
+    Ok(conn)
+}
+
+/// Log a storage failure once on stderr (no secrets in SQLite errors) and map it.
+pub(super) fn storage_error(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    eprintln!("keyward: audit trail {}: {e}", path.display());
+    Error::DeviceError
+}
+
+/// Create the file 0600 (and its directory 0700) before SQLite does, so there is no moment at
+/// which it is readable by others; tighten an existing file's mode on a best-effort basis.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| storage_error(dir, &e))?;
+        }
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| storage_error(path, &e))?;
+    // Best effort: the file may belong to another user who shares the trail.
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    Ok(())
+}
+
+/// An event waiting to be appended, with the instant it was reported.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) at: std::time::SystemTime,
+    pub(super) event: Event,
+}
+
+/// A record as committed by this process: what the syslog forwarder sends.
+#[derive(Debug)]
+pub(super) struct Committed {
+    pub(super) seq: u64,
+    pub(super) time: String,
+    pub(super) ok: bool,
+    pub(super) body: Vec<u8>,
+    pub(super) hash: [u8; HASH_LEN],
+}
+
+/// Append `batch` in ONE `BEGIN IMMEDIATE` transaction, chained onto whatever record is last
+/// in the file at that moment (another process may have appended since our last batch); with
+/// `key`, also checkpoint the new last record (or the existing last record for an empty batch,
+/// unless it already has one). Drains `batch` (keeping its capacity) and returns the committed
+/// records.
+pub(super) fn append(
+    conn: &mut Connection,
+    origin: &Origin,
+    batch: &mut Vec<Pending>,
+    key: Option<&[u8; HASH_LEN]>,
+) -> rusqlite::Result<Vec<Committed>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (mut seq, mut prev) = last_record(&tx)?;
+    let mut done = Vec::with_capacity(batch.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO records (seq, time, body, hash) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for p in batch.drain(..) {
+            seq += 1;
+            let ok = p.event.result == "CKR_OK";
+            let record = origin.stamp(seq, super::clock::format(p.at), p.event);
+            let body =
+                encode(&record).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+            let hash = link(&prev, &body);
+            insert.execute(params![sql_int(seq)?, record.time, body, hash])?;
+            prev = hash.to_vec();
+            done.push(Committed {
+                seq,
+                time: record.time,
+                ok,
+                body,
+                hash,
+            });
+        }
+    }
+    if let (Some(key), true) = (key, seq > 0) {
+        tx.execute(
+            "INSERT OR IGNORE INTO checkpoints (seq, hash, mac) VALUES (?1, ?2, ?3)",
+            params![sql_int(seq)?, prev, checkpoint_mac(key, seq, &prev)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(done)
+}
+
+/// The last record's (seq, stored hash), or (0, genesis) for an empty trail. The stored hash
+/// is chained onto as it is, even if tampered with: verification reports that record.
+fn last_record(conn: &Connection) -> rusqlite::Result<(u64, Vec<u8>)> {
+    let last = conn
+        .query_row(
+            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, bytes(r.get_ref(1)?))),
+        )
+        .optional()?;
+    Ok(match last {
+        Some((seq, hash)) => (
+            u64::try_from(seq).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, seq))?,
+            hash.unwrap_or_default(),
+        ),
+        None => (0, GENESIS.to_vec()),
+    })
+}
+
+/// A seq as SQLite's signed 64-bit integer.
+fn sql_int(seq: u64) -> rusqlite::Result<i64> {
+    i64::try_from(seq).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
+/// Read a record row for verification or export.
+pub(super) fn record_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok(RecordRow {
+        seq: r.get(0)?,
+        time: bytes(r.get_ref(1)?).and_then(|t| String::from_utf8(t).ok()),
+        body: bytes(r.get_ref(2)?),
+        hash: bytes(r.get_ref(3)?),
+    })
+}
+
+/// Read a checkpoint row for verification.
+pub(super) fn checkpoint_row(r: &Row<'_>) -> rusqlite::Result<CheckpointRow> {
+    Ok(CheckpointRow {
+        seq: r.get(0)?,
+        hash: bytes(r.get_ref(1)?),
+        mac: bytes(r.get_ref(2)?),
+    })
+}
+
+/// The bytes of a TEXT or BLOB value; None for NULL and numbers.
+fn bytes(v: ValueRef<'_>) -> Option<Vec<u8>> {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        _ => None,
+    }
+}

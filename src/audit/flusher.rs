@@ -1,0 +1,240 @@
+//! The background flusher: takes the whole queue at once (group commit), appends it in one
+//! transaction, checkpoints it when a key is set, forwards it to syslog, and reports the
+//! outcome to waiting callers.
+
+use std::path::PathBuf;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant, SystemTime};
+
+use rusqlite::Connection;
+
+use super::db::{self, Pending};
+use super::record::{Event, Origin};
+use super::sink::{FailedRange, Key, Shared};
+use super::syslog::Forwarder;
+
+/// At most one checkpoint per this interval per process, except on flush, logout and close.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Batch vectors up to this capacity are handed back for reuse.
+const SPARE_CAPACITY: usize = 1024;
+
+/// One unit of work taken from the shared state.
+struct Work {
+    batch: Vec<Pending>,
+    /// Tickets `first..=last` are in `batch` (first > last when it holds none).
+    first: u64,
+    last: u64,
+    /// The flush generation this work serves.
+    generation: u64,
+    key: Option<Key>,
+    /// Checkpoint now, whatever the rate limit (flush, logout, close, deferred checkpoint).
+    force_checkpoint: bool,
+    stop: bool,
+}
+
+/// The flusher thread's own state: the connection is never touched by any other thread.
+pub(super) struct Flusher {
+    conn: Connection,
+    origin: Origin,
+    path: PathBuf,
+    forwarder: Option<Forwarder>,
+    /// Events lost to failed writes since the last successful one (reported in the trail).
+    lost: u64,
+    last_checkpoint: Option<Instant>,
+    /// A checkpoint skipped by the rate limit is written by this time.
+    checkpoint_due: Option<Instant>,
+}
+
+/// Marks the flusher gone when its thread ends, normally or by a panic, so that no caller
+/// waits for it forever.
+struct GoneOnExit<'a>(&'a Shared);
+
+impl Drop for GoneOnExit<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.flusher_gone = true;
+        self.0.progress.notify_all();
+    }
+}
+
+impl Flusher {
+    pub(super) fn new(
+        conn: Connection,
+        origin: Origin,
+        path: PathBuf,
+        forwarder: Option<Forwarder>,
+    ) -> Self {
+        Flusher {
+            conn,
+            origin,
+            path,
+            forwarder,
+            lost: 0,
+            last_checkpoint: None,
+            checkpoint_due: None,
+        }
+    }
+
+    /// The thread body: until stopped, take work, write it, report it.
+    pub(super) fn run(mut self, shared: &Shared) {
+        let _gone = GoneOnExit(shared);
+        loop {
+            let mut work = self.take(shared);
+            let ok = self.write(&mut work);
+            let stop = work.stop;
+            self.settle(shared, work, ok);
+            if stop {
+                return;
+            }
+        }
+    }
+
+    /// Sleep until there is something to do, then take it (the whole queue at once).
+    fn take(&mut self, shared: &Shared) -> Work {
+        let mut st = shared.lock();
+        loop {
+            let due = self.checkpoint_due.is_some_and(|t| Instant::now() >= t);
+            let flush = st.flush_requested > st.flush_taken;
+            let wanted = !st.queue.is_empty() || flush || st.retiring.is_some() || due;
+            if st.stop || (wanted && !st.paused) {
+                break;
+            }
+            st.flusher_idle = true;
+            st = match self.checkpoint_due {
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    shared
+                        .work
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => shared.work.wait(st).unwrap_or_else(PoisonError::into_inner),
+            };
+            st.flusher_idle = false;
+        }
+        let spare = std::mem::take(&mut st.spare);
+        let batch = std::mem::replace(&mut st.queue, spare);
+        let first = st.taken + 1;
+        st.taken += batch.len() as u64;
+        let flush = st.flush_requested > st.flush_taken;
+        st.flush_taken = st.flush_requested;
+        let retiring = st.retiring.take();
+        let due = self.checkpoint_due.is_some_and(|t| Instant::now() >= t);
+        let work = Work {
+            batch,
+            first,
+            last: st.taken,
+            generation: st.flush_taken,
+            force_checkpoint: flush || st.stop || retiring.is_some() || due,
+            key: st.key.clone().or(retiring),
+            stop: st.stop,
+        };
+        shared.wake_callers(&st);
+        work
+    }
+
+    /// Append the work (and a checkpoint when one is due); forward what was committed.
+    fn write(&mut self, work: &mut Work) -> bool {
+        let key = self.checkpoint_key(work);
+        if work.batch.is_empty() && key.is_none() && self.lost == 0 {
+            return true;
+        }
+        let events = work.batch.len() as u64;
+        if self.lost > 0 {
+            work.batch.insert(0, lost_marker(self.lost));
+        }
+        match db::append(
+            &mut self.conn,
+            &self.origin,
+            &mut work.batch,
+            key.as_deref(),
+        ) {
+            Ok(committed) => {
+                if self.lost > 0 {
+                    eprintln!("keyward: audit trail writable again ({} lost)", self.lost);
+                    self.lost = 0;
+                }
+                if key.is_some() {
+                    self.last_checkpoint = Some(Instant::now());
+                    self.checkpoint_due = None;
+                }
+                if let Some(f) = self.forwarder.as_mut() {
+                    committed.iter().for_each(|c| f.send(&self.origin, c));
+                }
+                true
+            }
+            Err(e) => {
+                if self.lost == 0 {
+                    let _ = db::storage_error(&self.path, &e);
+                }
+                self.lost += events;
+                work.batch.clear();
+                if self.checkpoint_due.is_some() {
+                    // Retry a deferred checkpoint later, not in a busy loop.
+                    self.checkpoint_due = Some(Instant::now() + CHECKPOINT_INTERVAL);
+                }
+                false
+            }
+        }
+    }
+
+    /// The key to checkpoint this work with, or None (no key, or rate-limited: then a
+    /// deferred checkpoint is scheduled so the tail does not stay unauthenticated).
+    fn checkpoint_key(&mut self, work: &Work) -> Option<Key> {
+        let Some(key) = work.key.as_ref() else {
+            self.checkpoint_due = None;
+            return None;
+        };
+        let next_allowed = self.last_checkpoint.map(|t| t + CHECKPOINT_INTERVAL);
+        match next_allowed {
+            Some(t) if !work.force_checkpoint && Instant::now() < t => {
+                if !work.batch.is_empty() {
+                    self.checkpoint_due = Some(t);
+                }
+                None
+            }
+            _ => Some(key.clone()),
+        }
+    }
+
+    /// Report the outcome: settle the tickets, record a loss, serve the flush generation.
+    fn settle(&mut self, shared: &Shared, work: Work, ok: bool) {
+        let mut batch = work.batch;
+        let mut st = shared.lock();
+        st.settled = work.last;
+        if !ok {
+            st.flush_failed = st.flush_failed.max(work.generation);
+            if work.last >= work.first {
+                st.last_lost = work.last;
+                if shared.strict {
+                    st.failed.push(FailedRange {
+                        first: work.first,
+                        last: work.last,
+                        unclaimed: work.last - work.first + 1,
+                    });
+                }
+            }
+        }
+        st.flush_served = work.generation;
+        batch.clear();
+        if batch.capacity() <= SPARE_CAPACITY && batch.capacity() > st.spare.capacity() {
+            st.spare = batch;
+        }
+        shared.wake_callers(&st);
+    }
+}
+
+/// The record that says events were lost, written before the next events that succeed.
+fn lost_marker(lost: u64) -> Pending {
+    Pending {
+        at: SystemTime::now(),
+        event: Event {
+            operation: "audit-lost".into(),
+            result: "CKR_DEVICE_ERROR".into(),
+            detail: format!("records={lost}"),
+            ..Event::default()
+        },
+    }
+}

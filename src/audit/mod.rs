@@ -1,0 +1,93 @@
+//! The tamper-evident audit trail.
+//!
+//! Every security-relevant operation is reported as an [`Event`] to an [`AuditLog`], which
+//! stamps it into a [`Record`] and appends it to a hash chain in its own SQLite file
+//! (separate from the token database, WAL mode, `synchronous=FULL`, mode 0600).
+//!
+//! # Writing
+//!
+//! [`AuditLog::record`] is on the hot path of every `C_Sign`, so on the caller's thread it only
+//! takes the time, pushes the event onto an in-memory queue and wakes a background flusher
+//! thread if it sleeps. The flusher takes the whole queue at once and appends it in ONE
+//! `BEGIN IMMEDIATE` transaction (group commit): inside the transaction it reads the last
+//! `(seq, hash)` in the file, numbers the batch after it and chains it on. Any number of
+//! processes, each with its own `AuditLog` and connection on the same file, therefore keep one
+//! gapless chain (`busy_timeout` is 10 s). `seq` is assigned at commit; `time` is when the
+//! event was reported, so across processes times are not strictly ordered by seq.
+//!
+//! In strict mode `record` waits until its record is committed and returns
+//! `CKR_DEVICE_ERROR` if the write failed; otherwise a write failure is reported on stderr.
+//! Either way, the events of a failed batch are dropped, and the next successful write
+//! starts with a record `operation="audit-lost", result="CKR_DEVICE_ERROR",
+//! detail="records=N"`, so the trail itself shows that events are missing. At most
+//! 65,536 events wait in memory; beyond that `record` blocks until the flusher catches up.
+//!
+//! # Format
+//!
+//! ```text
+//! records(seq INTEGER PRIMARY KEY, time TEXT, body BLOB, hash BLOB)
+//! checkpoints(seq INTEGER PRIMARY KEY, hash BLOB, mac BLOB)
+//! ```
+//!
+//! - `body` is the canonical encoding of the [`Record`]: compact `serde_json` with the fields
+//!   in declaration order (`seq, time, host, pid, process, user, role, token, session,
+//!   operation, object_uid, object_label, object_version, mechanism, result, detail`).
+//!   [`parse_record`] accepts only that exact encoding. `time` is RFC 3339 UTC with exactly
+//!   six fraction digits (`2026-11-23T12:00:00.123456Z`), so it sorts as text; the `time`
+//!   column is a copy of the body's, kept for [`export`].
+//! - `hash = SHA-256(prev_hash || body)`, where `prev_hash` is the previous record's hash and
+//!   32 zero bytes for seq 1.
+//! - While a checkpoint key is set (32 bytes the caller derives from the token master key,
+//!   so only someone who can log in can make or check one), a batch ends with a checkpoint
+//!   of its last record: `mac = HMAC-SHA256(key, "keyward/v1/audit-checkpoint" ||
+//!   seq as 8 bytes big-endian || hash)`. At most one per 100 ms per process; one skipped by
+//!   that limit is written 100 ms later, and one is always written on [`AuditLog::flush`],
+//!   on logout (`set_key(None)`, with the departing key) and when the log is dropped.
+//!
+//! # Verifying
+//!
+//! [`verify`] walks the records in seq order and reports the FIRST problem by seq:
+//! a gap in seq (a deleted record, or one inserted by renumbering); a body that is not a
+//! canonical record or whose seq or time disagrees with its row; a hash that is not
+//! `SHA-256(prev || body)` (an edited, reordered or forged record); a checkpoint whose MAC is
+//! wrong (a forged checkpoint, or the wrong key), whose hash differs from the recomputed chain
+//! at its seq (records edited and the whole chain re-hashed), or whose seq is past the last
+//! record (the trail was truncated). It also reports how many records follow the last good
+//! checkpoint (`unauthenticated_tail`). An empty trail is intact.
+//!
+//! # Limits
+//!
+//! - The chain is a keyless hash: anyone who can write the file can rewrite or drop records
+//!   AFTER the last checkpoint and re-hash them, undetected. Checkpoints make everything up to
+//!   them authentic, and only while no one is logged in does the tail grow unauthenticated.
+//! - A new batch chains onto the last record in the file as it is, so a tail rewritten
+//!   before the next append is then checkpointed as if genuine (the same limit, seen from
+//!   the writer).
+//! - Replacing the whole file with an older copy (rollback) is not detectable from the file
+//!   alone: the older copy is a valid trail. That is what the syslog forwarder is for: each
+//!   committed record leaves the machine as an RFC 5424 line carrying its seq and chain hash,
+//!   so a remote collector can see a seq go backwards or a hash change. The forwarder sends
+//!   without blocking and drops (and reports on stderr) lines the daemon does not accept.
+//! - A process that forks keeps a copy of the log in the child; the copy never writes (only
+//!   the opening pid flushes on drop) and a strict `record` or a `flush` in the child fails.
+//!   The child must open its own log.
+
+mod chain;
+mod clock;
+mod db;
+mod flusher;
+mod query;
+mod record;
+mod sink;
+mod syslog;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_tamper;
+
+pub use chain::VerifyReport;
+pub use query::{export, read_after, verify};
+pub use record::{parse_record, Event, Record};
+pub use sink::AuditLog;
+pub use syslog::SyslogTarget;

@@ -1,0 +1,292 @@
+//! The caller's side of the appender: an in-memory queue that `record` pushes onto, and the
+//! waits (strict mode, `flush`, a full queue) on the background flusher's progress.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use zeroize::Zeroizing;
+
+use super::db::{self, Pending};
+use super::flusher::Flusher;
+use super::record::{Event, Origin};
+use super::syslog::{Forwarder, SyslogTarget};
+use crate::error::{Error, Result};
+
+/// At most this many events wait in memory; `record` blocks beyond it until the flusher has
+/// taken the queue (back-pressure instead of unbounded memory when the disk stalls).
+pub(super) const MAX_QUEUE: usize = 1 << 16;
+
+/// The checkpoint key.
+pub(super) type Key = Zeroizing<[u8; 32]>;
+
+/// State shared between the callers and the flusher thread.
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    /// The flusher sleeps here when there is nothing to do.
+    pub(super) work: Condvar,
+    /// Callers sleep here for the flusher's progress.
+    pub(super) progress: Condvar,
+    /// Strict mode: failed tickets are kept until their callers collect them.
+    pub(super) strict: bool,
+}
+
+/// Everything behind the one mutex. Tickets number this process's events 1, 2, 3, ...
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) queue: Vec<Pending>,
+    /// An emptied batch vector handed back by the flusher, to reuse its capacity.
+    pub(super) spare: Vec<Pending>,
+    /// Tickets handed out.
+    pub(super) queued: u64,
+    /// Tickets taken by the flusher.
+    pub(super) taken: u64,
+    /// Every ticket up to this one has been written or lost.
+    pub(super) settled: u64,
+    /// Highest ticket lost to a failed write.
+    pub(super) last_lost: u64,
+    /// Strict mode: lost ticket ranges not yet collected by all their callers.
+    pub(super) failed: Vec<FailedRange>,
+    /// `flush` generations: requested by callers, taken and served by the flusher.
+    pub(super) flush_requested: u64,
+    pub(super) flush_taken: u64,
+    pub(super) flush_served: u64,
+    /// Highest flush generation whose work failed to write.
+    pub(super) flush_failed: u64,
+    /// Tickets already reported on by an earlier `flush`.
+    pub(super) flush_checked: u64,
+    pub(super) key: Option<Key>,
+    /// The key just removed by `set_key(None)`: used once to checkpoint what it covered.
+    pub(super) retiring: Option<Key>,
+    pub(super) flusher_idle: bool,
+    pub(super) flusher_gone: bool,
+    /// Callers sleeping on `progress` (notify only when someone listens).
+    pub(super) waiting: usize,
+    pub(super) stop: bool,
+    /// Test hook: the flusher takes no work (except on stop).
+    pub(super) paused: bool,
+}
+
+/// A run of lost tickets, with how many strict callers have not yet been told.
+pub(super) struct FailedRange {
+    pub(super) first: u64,
+    pub(super) last: u64,
+    pub(super) unclaimed: u64,
+}
+
+impl Shared {
+    /// Lock the state. A panic never leaves it half-updated, so a poisoned lock is used as is.
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleep on `progress` until `done` holds.
+    fn wait_until<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        done: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'a, State> {
+        while !done(&st) {
+            st.waiting += 1;
+            st = self
+                .progress
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+            st.waiting -= 1;
+        }
+        st
+    }
+
+    /// Wake the flusher if it is asleep (a futex wake costs a system call: skip it otherwise).
+    pub(super) fn wake_flusher(&self, st: &mut State) {
+        if st.flusher_idle {
+            st.flusher_idle = false;
+            self.work.notify_one();
+        }
+    }
+
+    /// Wake callers waiting on `progress`, if any.
+    pub(super) fn wake_callers(&self, st: &State) {
+        if st.waiting > 0 {
+            self.progress.notify_all();
+        }
+    }
+}
+
+/// An append-only audit trail in its own SQLite file, written by a background thread.
+pub struct AuditLog {
+    shared: Arc<Shared>,
+    /// The process that opened the log: only it may stop and join the flusher.
+    owner: u32,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl AuditLog {
+    /// Open (creating) the audit database at `path` (a separate SQLite file, WAL mode,
+    /// synchronous=FULL, 0600) and start its flusher thread. `strict`: see [`record`](Self::record).
+    /// `syslog`: forward each committed record.
+    ///
+    /// `CKR_DEVICE_ERROR` if the file cannot be created or opened; `CKR_GENERAL_ERROR` if the
+    /// thread cannot be started.
+    pub fn open(path: &Path, strict: bool, syslog: Option<SyslogTarget>) -> Result<AuditLog> {
+        let conn = db::open_writer(path)?;
+        let forwarder = syslog.map(Forwarder::new).transpose()?;
+        let origin = Origin::current();
+        let owner = origin.pid;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            strict,
+        });
+        let flusher = Flusher::new(conn, origin, path.to_owned(), forwarder);
+        let for_thread = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("keyward-audit".into())
+            .spawn(move || flusher.run(&for_thread))
+            .map_err(|_| Error::GeneralError)?;
+        Ok(AuditLog {
+            shared,
+            owner,
+            flusher: Some(handle),
+        })
+    }
+
+    /// Append an event: queue it and wake the flusher, then return `Ok` at once. In strict
+    /// mode, wait until the flusher has committed it (concurrent waiters share one
+    /// transaction) and return `CKR_DEVICE_ERROR` if it could not be written.
+    ///
+    /// Blocks while `MAX_QUEUE` events are waiting. `CKR_GENERAL_ERROR` if the flusher thread
+    /// is gone, or in strict mode when called in a process other than the one that opened
+    /// the log (after `fork()`, where nothing would ever write it).
+    pub fn record(&self, e: Event) -> Result<()> {
+        let at = SystemTime::now();
+        if self.shared.strict && std::process::id() != self.owner {
+            return Err(Error::GeneralError);
+        }
+        let mut st = self.shared.lock();
+        if st.queue.len() >= MAX_QUEUE {
+            st = self
+                .shared
+                .wait_until(st, |s| s.queue.len() < MAX_QUEUE || s.flusher_gone);
+        }
+        if st.flusher_gone {
+            return Err(Error::GeneralError);
+        }
+        st.queue.push(Pending { at, event: e });
+        st.queued += 1;
+        let ticket = st.queued;
+        self.shared.wake_flusher(&mut st);
+        if !self.shared.strict {
+            return Ok(());
+        }
+        let st = self
+            .shared
+            .wait_until(st, |s| s.settled >= ticket || s.flusher_gone);
+        claim(st, ticket)
+    }
+
+    /// The checkpoint key (derived by the caller from the token master key) while someone is
+    /// logged in; None after logout. The old key is zeroized when replaced; on `None` it is
+    /// used once more by the flusher to checkpoint what was recorded under it.
+    pub fn set_key(&self, key: Option<Key>) {
+        let mut st = self.shared.lock();
+        let old = std::mem::replace(&mut st.key, key);
+        if st.key.is_none() && old.is_some() {
+            st.retiring = old;
+            self.shared.wake_flusher(&mut st);
+        }
+    }
+
+    /// Block until every record queued so far is committed (and checkpointed, when a key is
+    /// set). `CKR_DEVICE_ERROR` if a record queued since the previous `flush` could not be
+    /// written, or the final checkpoint failed; `CKR_GENERAL_ERROR` if the flusher is gone or
+    /// this is not the process that opened the log.
+    pub fn flush(&self) -> Result<()> {
+        if std::process::id() != self.owner {
+            return Err(Error::GeneralError);
+        }
+        let mut st = self.shared.lock();
+        st.flush_requested += 1;
+        let generation = st.flush_requested;
+        let through = st.queued;
+        self.shared.wake_flusher(&mut st);
+        let mut st = self
+            .shared
+            .wait_until(st, |s| s.flush_served >= generation || s.flusher_gone);
+        if st.flush_served < generation {
+            return Err(Error::GeneralError);
+        }
+        let lost = st.last_lost > st.flush_checked || st.flush_failed >= generation;
+        st.flush_checked = st.flush_checked.max(through);
+        if lost {
+            Err(Error::DeviceError)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Test hook: stop (or let) the flusher take work, so a test can hold events in the queue.
+    #[cfg(test)]
+    pub(super) fn pause(&self, paused: bool) {
+        let mut st = self.shared.lock();
+        st.paused = paused;
+        if !paused {
+            st.flusher_idle = false;
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Test hook: behave as a copy of this log inherited by a child after `fork()`.
+    #[cfg(test)]
+    pub(super) fn pretend_forked(&mut self) {
+        self.owner = self.owner.wrapping_add(1);
+    }
+}
+
+/// A strict caller collects its ticket's outcome once it is settled.
+fn claim(mut st: MutexGuard<'_, State>, ticket: u64) -> Result<()> {
+    if st.settled < ticket {
+        return Err(Error::GeneralError);
+    }
+    let Some(i) = st
+        .failed
+        .iter()
+        .position(|f| (f.first..=f.last).contains(&ticket))
+    else {
+        return Ok(());
+    };
+    st.failed[i].unclaimed -= 1;
+    if st.failed[i].unclaimed == 0 {
+        st.failed.swap_remove(i);
+    }
+    Err(Error::DeviceError)
+}
+
+impl Drop for AuditLog {
+    /// Flush (with a final checkpoint when a key is set) and stop the flusher — only in the
+    /// process that opened the log. A copy inherited through `fork()` has no flusher thread
+    /// and must not write the parent's queued records: it is dropped without touching the
+    /// lock, the queue or the database.
+    fn drop(&mut self) {
+        let Some(handle) = self.flusher.take() else {
+            return;
+        };
+        if std::process::id() != self.owner {
+            // The thread exists only in the parent: joining (or detaching) it here is
+            // meaningless. Its memory in this process is simply never reclaimed.
+            std::mem::forget(handle);
+            return;
+        }
+        {
+            let mut st = self.shared.lock();
+            st.stop = true;
+            st.flusher_idle = false;
+            self.shared.work.notify_one();
+        }
+        if handle.join().is_err() {
+            eprintln!("keyward: audit flusher thread panicked");
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Behaviour of the appender: counts, checkpoints, concurrency (threads and processes),
+//! strict mode, fork safety, syslog, export and tail.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::error::Error;
+
+pub(super) const KEY: [u8; 32] = [0x42; 32];
+
+pub(super) fn key() -> Option<Zeroizing<[u8; 32]>> {
+    Some(Zeroizing::new(KEY))
+}
+
+pub(super) fn ev(op: &str, i: u64) -> Event {
+    Event {
+        user: "alice".into(),
+        role: "operator".into(),
+        token: "tok".into(),
+        session: i,
+        operation: op.into(),
+        mechanism: "CKM_ECDSA_SHA256".into(),
+        result: "CKR_OK".into(),
+        detail: format!("i={i}"),
+        ..Event::default()
+    }
+}
+
+pub(super) fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    (dir, path)
+}
+
+fn seqs(records: &[Record]) -> Vec<u64> {
+    records.iter().map(|r| r.seq).collect()
+}
+
+fn intact(path: &Path) -> VerifyReport {
+    let report = verify(path, &KEY).unwrap();
+    assert_eq!(report.first_bad, None, "{report:?}");
+    report
+}
+
+#[test]
+fn append_flush_verify_counts() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    log.set_key(key());
+    for i in 0..500 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    log.flush().unwrap();
+    let report = intact(&path);
+    assert_eq!(report.records, 500);
+    assert!(report.checkpoints >= 1);
+    assert_eq!(report.last_checkpoint_seq, 500);
+    assert_eq!(report.unauthenticated_tail, 0);
+    let all = read_after(&path, 0, usize::MAX).unwrap();
+    assert_eq!(seqs(&all), (1..=500).collect::<Vec<_>>());
+    assert_eq!(all[7].event, ev("sign", 7));
+    assert_eq!(all[0].pid, std::process::id());
+    assert!(!all[0].process.is_empty());
+    assert_eq!(all[0].time.len(), "2026-11-23T12:00:00.123456Z".len());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn without_key_the_tail_is_unauthenticated() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    for i in 0..20 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    drop(log);
+    let report = intact(&path);
+    assert_eq!((report.records, report.checkpoints), (20, 0));
+    assert_eq!(report.unauthenticated_tail, 20);
+}
+
+#[test]
+fn drop_flushes_and_checkpoints() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    log.set_key(key());
+    for i in 0..1000 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    drop(log);
+    let report = intact(&path);
+    assert_eq!(report.records, 1000);
+    assert_eq!(report.last_checkpoint_seq, 1000);
+}
+
+#[test]
+fn logout_checkpoints_with_the_departing_key() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    log.set_key(key());
+    for i in 0..3 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    log.set_key(None);
+    log.flush().unwrap();
+    log.record(ev("logout", 3)).unwrap();
+    log.record(ev("login", 4)).unwrap();
+    drop(log);
+    let report = intact(&path);
+    assert_eq!(report.records, 5);
+    assert_eq!(report.last_checkpoint_seq, 3);
+    assert_eq!(report.unauthenticated_tail, 2);
+}
+
+#[test]
+fn empty_and_missing_trails() {
+    let (dir, path) = temp_db();
+    drop(AuditLog::open(&path, true, None).unwrap());
+    let report = intact(&path);
+    assert_eq!((report.records, report.checkpoints), (0, 0));
+    let missing = dir.path().join("missing.db");
+    assert_eq!(verify(&missing, &KEY), Err(Error::DeviceError));
+    assert_eq!(read_after(&missing, 0, 10), Err(Error::DeviceError));
+    assert!(!missing.exists());
+}
+
+/// Several logs (separate connections, as separate processes would have) on one file.
+#[test]
+fn concurrent_logs_keep_one_chain() {
+    let (_dir, path) = temp_db();
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let log = AuditLog::open(&path, t % 2 == 0, None).unwrap();
+                if t < 2 {
+                    log.set_key(key());
+                }
+                for i in 0..250 {
+                    log.record(ev(&format!("t{t}"), i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let report = intact(&path);
+    assert_eq!(report.records, 1000);
+    let all = read_after(&path, 0, usize::MAX).unwrap();
+    assert_eq!(seqs(&all), (1..=1000).collect::<Vec<_>>());
+    for t in 0..4 {
+        let mine: Vec<u64> = all
+            .iter()
+            .filter(|r| r.event.operation == format!("t{t}"))
+            .map(|r| r.event.session)
+            .collect();
+        assert_eq!(mine, (0..250).collect::<Vec<_>>(), "order of t{t}");
+    }
+}
+
+const CHILD_DB: &str = "KEYWARD_AUDIT_TEST_CHILD_DB";
+
+/// Not a test by itself: the body of each child process of `processes_keep_one_chain`.
+#[test]
+#[ignore = "run by processes_keep_one_chain in child processes"]
+fn child_appender() {
+    let Some(path) = std::env::var_os(CHILD_DB) else {
+        return;
+    };
+    let log = AuditLog::open(Path::new(&path), false, None).unwrap();
+    log.set_key(key());
+    for i in 0..200 {
+        log.record(ev("child", i)).unwrap();
+    }
+    log.flush().unwrap();
+}
+
+#[test]
+fn processes_keep_one_chain() {
+    let (_dir, path) = temp_db();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["--ignored", "--exact", "audit::tests::child_appender"])
+                .args(["--test-threads=1", "--quiet"])
+                .env(CHILD_DB, &path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    for i in 0..200 {
+        log.record(ev("parent", i)).unwrap();
+    }
+    drop(log);
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{said}");
+        assert!(said.contains("1 passed"), "the child ran no test: {said}");
+    }
+    let report = intact(&path);
+    assert_eq!(report.records, 800);
+    let all = read_after(&path, 0, usize::MAX).unwrap();
+    let mut pids: Vec<u32> = all.iter().map(|r| r.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 4, "records from the parent and three children");
+}
+
+/// Make every insert into the trail fail, as a full or read-only disk would (tests run as
+/// root, so file modes cannot do it).
+fn block_writes(path: &Path, blocked: bool) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let sql = if blocked {
+        "CREATE TRIGGER block BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'blocked'); END"
+    } else {
+        "DROP TRIGGER block"
+    };
+    conn.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn strict_mode_reports_write_failures() {
+    let (_dir, path) = temp_db();
+    let strict = AuditLog::open(&path, true, None).unwrap();
+    let lax = AuditLog::open(&path, false, None).unwrap();
+    strict.record(ev("sign", 0)).unwrap();
+    block_writes(&path, true);
+    assert_eq!(strict.record(ev("sign", 1)), Err(Error::DeviceError));
+    assert_eq!(lax.record(ev("sign", 2)), Ok(()));
+    assert_eq!(lax.flush(), Err(Error::DeviceError));
+    block_writes(&path, false);
+    strict.record(ev("sign", 3)).unwrap();
+    lax.record(ev("sign", 4)).unwrap();
+    lax.flush().unwrap();
+    let all = read_after(&path, 0, usize::MAX).unwrap();
+    let ops: Vec<(&str, &str)> = all
+        .iter()
+        .map(|r| (r.event.operation.as_str(), r.event.detail.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("sign", "i=0"),
+            ("audit-lost", "records=1"),
+            ("sign", "i=3"),
+            ("audit-lost", "records=1"),
+            ("sign", "i=4")
+        ]
+    );
+    assert_eq!(intact(&path).records, 5);
+}
+
+#[test]
+fn strict_waiters_share_commits() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, true, None).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let log = &log;
+            s.spawn(move || {
+                for i in 0..50 {
+                    log.record(ev(&format!("t{t}"), i)).unwrap();
+                }
+            });
+        }
+    });
+    // Every strict record returned only once committed: no flush needed.
+    assert_eq!(read_after(&path, 0, usize::MAX).unwrap().len(), 400);
+    drop(log);
+    assert_eq!(intact(&path).records, 400);
+}
+
+#[test]
+fn a_forked_copy_writes_nothing_on_drop() {
+    let (_dir, path) = temp_db();
+    let mut log = AuditLog::open(&path, false, None).unwrap();
+    log.pause(true);
+    for i in 0..3 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    log.pretend_forked();
+    assert_eq!(log.flush(), Err(Error::GeneralError));
+    drop(log);
+    // Had drop stopped the flusher, it would have written the three queued records.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(read_after(&path, 0, 10).unwrap(), []);
+
+    let strict = AuditLog::open(&path, true, None).unwrap();
+    let mut copy = AuditLog::open(&path, true, None).unwrap();
+    copy.pretend_forked();
+    assert_eq!(copy.record(ev("sign", 0)), Err(Error::GeneralError));
+    strict.record(ev("sign", 1)).unwrap();
+    assert_eq!(read_after(&path, 0, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn syslog_receives_each_committed_record() {
+    let (dir, path) = temp_db();
+    let sock_path = dir.path().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let log = AuditLog::open(&path, false, Some(SyslogTarget::Socket(sock_path))).unwrap();
+    log.record(ev("login", 0)).unwrap();
+    let mut failed = ev("sign", 1);
+    failed.result = "CKR_KEY_FUNCTION_NOT_PERMITTED".into();
+    log.record(failed).unwrap();
+    log.flush().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut buf = [0u8; 4096];
+    for (seq, pri) in [(1i64, "<86>1 "), (2, "<85>1 ")] {
+        let n = sock.recv(&mut buf).unwrap();
+        let line = std::str::from_utf8(&buf[..n]).unwrap();
+        let (body, hash): (Vec<u8>, Vec<u8>) = conn
+            .query_row(
+                "SELECT body, hash FROM records WHERE seq = ?1",
+                [seq],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(line.starts_with(pri), "{line}");
+        assert!(line.contains(" keyward "), "{line}");
+        assert!(
+            line.contains(&format!("seq=\"{seq}\" hash=\"{hex}\"]")),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(std::str::from_utf8(&body).unwrap()),
+            "{line}"
+        );
+    }
+}
+
+/// `t` written with a +02:00 offset: the same instant in another form.
+fn plus_two(t: &str) -> String {
+    let t = OffsetDateTime::parse(t, &Rfc3339).unwrap();
+    let offset = UtcOffset::from_hms(2, 0, 0).unwrap();
+    t.to_offset(offset).format(&Rfc3339).unwrap()
+}
+
+#[test]
+fn export_filters_by_time() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, true, None).unwrap();
+    for i in 0..10 {
+        log.record(ev("sign", i)).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let all = export(&path, None, None).unwrap();
+    assert_eq!(seqs(&all), (1..=10).collect::<Vec<_>>());
+    let (t3, t7) = (all[3].time.as_str(), all[7].time.as_str());
+    assert!(t3 < t7);
+    let since = export(&path, Some(t3), None).unwrap();
+    assert_eq!(seqs(&since), (4..=10).collect::<Vec<_>>());
+    let until = export(&path, None, Some(t7)).unwrap();
+    assert_eq!(seqs(&until), (1..=7).collect::<Vec<_>>());
+    let both = export(&path, Some(&plus_two(t3)), Some(&plus_two(t7))).unwrap();
+    assert_eq!(seqs(&both), (4..=7).collect::<Vec<_>>());
+    assert_eq!(export(&path, Some(t7), Some(t3)).unwrap(), []);
+    assert_eq!(
+        export(&path, Some("last tuesday"), None),
+        Err(Error::ArgumentsBad)
+    );
+}
+
+#[test]
+fn read_after_pages_in_order() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    for i in 0..10 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    log.flush().unwrap();
+    assert_eq!(seqs(&read_after(&path, 3, 4).unwrap()), [4, 5, 6, 7]);
+    assert_eq!(seqs(&read_after(&path, 8, 100).unwrap()), [9, 10]);
+    assert_eq!(read_after(&path, 10, 100).unwrap(), []);
+    assert_eq!(read_after(&path, u64::MAX, 100).unwrap(), []);
+    assert_eq!(read_after(&path, 0, 0).unwrap(), []);
+}
