@@ -39,6 +39,13 @@ pub struct SlotConfig {
     pub allow_rsa_1024_private: bool,
     /// Whether a compromised key may still verify, decrypt and unwrap (never protect).
     pub allow_compromised_processing: bool,
+    /// Keep an audit trail (`audit.db` beside `token.db`). On by default.
+    pub audit: bool,
+    /// Refuse an operation whose audit record cannot be written (docs/audit.md).
+    pub audit_strict: bool,
+    /// Also send each committed record to syslog: "syslog" (/dev/log) or a datagram
+    /// socket's path.
+    pub audit_syslog: Option<String>,
 }
 
 impl SlotConfig {
@@ -53,7 +60,15 @@ impl SlotConfig {
             kdf: KdfCost::default(),
             allow_rsa_1024_private: false,
             allow_compromised_processing: false,
+            audit: true,
+            audit_strict: false,
+            audit_syslog: None,
         }
+    }
+
+    /// The audit trail file.
+    pub fn audit_path(&self) -> PathBuf {
+        self.path.join("audit.db")
     }
 
     /// The token database file.
@@ -89,6 +104,9 @@ struct FileSlot {
     argon2_iterations: Option<u32>,
     allow_rsa_1024_private: Option<bool>,
     allow_compromised_processing: Option<bool>,
+    audit: Option<bool>,
+    audit_strict: Option<bool>,
+    audit_syslog: Option<String>,
 }
 
 impl Config {
@@ -115,7 +133,8 @@ impl Config {
 
     /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
     /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`,
-    /// `allow_rsa_1024_private`, `allow_compromised_processing`).
+    /// `allow_rsa_1024_private`, `allow_compromised_processing`, `audit`, `audit_strict`,
+    /// `audit_syslog`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             eprintln!("keyward: {e}");
@@ -147,6 +166,9 @@ impl FileSlot {
         s.kdf.iterations = self.argon2_iterations.unwrap_or(s.kdf.iterations).max(1);
         s.allow_rsa_1024_private = self.allow_rsa_1024_private.unwrap_or(false);
         s.allow_compromised_processing = self.allow_compromised_processing.unwrap_or(false);
+        s.audit = self.audit.unwrap_or(true);
+        s.audit_strict = self.audit_strict.unwrap_or(false);
+        s.audit_syslog = self.audit_syslog;
         if s.pin_min_len > s.pin_max_len {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");
             return Err(Error::GeneralError);

@@ -10,8 +10,6 @@ use cryptoki::session::{Session, UserType};
 use cryptoki_sys::*;
 
 use common::{assert_rv, pin, SO_PIN, USER_PIN};
-use keyward::admin::users::UserChange;
-use keyward::policy::roles::Role;
 
 const CKA_KW_ACL: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x0A;
 const CKA_KW_STATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
@@ -43,32 +41,34 @@ fn login_user(s: &Session, user_type: CK_USER_TYPE, name: &str, pin: &[u8]) -> C
     }
 }
 
-/// A token with one user of each named role (PIN = "<name>-pin-1") added by the admin.
-fn token_with_users(label: &str) -> (cryptoki::slot::Slot, usize, keyward::admin::Admin) {
+/// A token with one user of each named role (PIN = "<name>-pin-1"), added by the admin
+/// with `keyward user add`.
+fn token_with_users(label: &str) -> (cryptoki::slot::Slot, usize) {
     let (slot, index) = common::claim_slot();
     common::init_token(slot, label);
-    let admin = keyward::admin::Admin::from_env().unwrap();
     for (name, role) in [
-        ("adm", Role::Admin),
-        ("km", Role::KeyManager),
-        ("op", Role::Operator),
-        ("op2", Role::Operator),
-        ("aud", Role::Auditor),
+        ("adm", "admin"),
+        ("km", "key-manager"),
+        ("op", "operator"),
+        ("op2", "operator"),
+        ("aud", "auditor"),
     ] {
         let pin = format!("{name}-pin-1");
-        admin
-            .change_user(
-                index as CK_SLOT_ID,
-                SO_PIN.as_bytes(),
-                name,
-                UserChange::Add {
-                    role,
-                    pin: pin.as_bytes(),
-                },
-            )
-            .unwrap();
+        admin(
+            index,
+            &["user", "add", name, "--role", role],
+            &[("KEYWARD_NEW_PIN", &pin)],
+        );
     }
-    (slot, index, admin)
+    (slot, index)
+}
+
+/// `keyward --slot INDEX ARGS` as the token's SO (the built-in admin).
+fn admin(index: usize, args: &[&str], env: &[(&str, &str)]) -> String {
+    let slot = index.to_string();
+    let args = [&["--slot", slot.as_str()], args].concat();
+    let env = [env, &[("KEYWARD_SO_PIN", SO_PIN)]].concat();
+    common::keyward_cli(&args, &env)
 }
 
 fn user_pin(name: &str) -> Vec<u8> {
@@ -140,7 +140,7 @@ const DENIED4: [Option<RvError>; 4] = [Some(RvError::KeyFunctionNotPermitted); 4
 /// Every role against every operation class and every kind of object write.
 #[test]
 fn role_matrix() {
-    let (slot, _, _admin) = token_with_users("roles");
+    let (slot, _) = token_with_users("roles");
     let s = common::p11().open_rw_session(slot).unwrap();
     assert_eq!(login_user(&s, CKU_USER, "km", &user_pin("km")), CKR_OK);
     let key = all_class_key(&s, "");
@@ -218,7 +218,7 @@ fn role_matrix() {
 /// A key's ACL decides which operators may use it for which class; only key managers set it.
 #[test]
 fn acls_are_enforced_and_only_key_managers_set_them() {
-    let (slot, _, _admin) = token_with_users("acl");
+    let (slot, _) = token_with_users("acl");
     let s = common::p11().open_rw_session(slot).unwrap();
     assert_eq!(login_user(&s, CKU_USER, "km", &user_pin("km")), CKR_OK);
     let key = all_class_key(&s, "user:op=sign;role:operator=encrypt");
@@ -272,7 +272,7 @@ fn acls_are_enforced_and_only_key_managers_set_them() {
 /// it; unknown names look like wrong PINs; a right PIN with the wrong user type is refused.
 #[test]
 fn lockout_unlock_and_user_types() {
-    let (slot, index, admin) = token_with_users("lockout");
+    let (slot, index) = token_with_users("lockout");
     let s = common::p11().open_rw_session(slot).unwrap();
     assert_eq!(
         login_user(&s, CKU_USER, "nobody", b"whatever"),
@@ -298,14 +298,7 @@ fn lockout_unlock_and_user_types() {
         "others unaffected"
     );
     s.logout().unwrap();
-    admin
-        .change_user(
-            index as CK_SLOT_ID,
-            SO_PIN.as_bytes(),
-            "op",
-            UserChange::Unlock,
-        )
-        .unwrap();
+    admin(index, &["user", "unlock", "op"], &[]);
     assert_eq!(login_user(&s, CKU_USER, "op", &user_pin("op")), CKR_OK);
     // A named user changes their own PIN with C_SetPIN.
     s.set_pin(&pin("op-pin-1"), &pin("op-pin-2")).unwrap();
@@ -317,14 +310,11 @@ fn lockout_unlock_and_user_types() {
     assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-2"), CKR_OK);
     s.logout().unwrap();
     // Removing a user removes its wrap: its PIN opens nothing any more.
-    admin
-        .change_user(
-            index as CK_SLOT_ID,
-            SO_PIN.as_bytes(),
-            "op",
-            UserChange::Remove,
-        )
-        .unwrap();
+    let list = admin(index, &["user", "list", "--json"], &[]);
+    assert!(list.contains("\"op\""), "{list}");
+    admin(index, &["user", "remove", "op"], &[]);
+    let list = admin(index, &["user", "list", "--json"], &[]);
+    assert!(!list.contains("\"op\""), "{list}");
     assert_eq!(
         login_user(&s, CKU_USER, "op", b"op-pin-2"),
         CKR_PIN_INCORRECT
@@ -335,9 +325,15 @@ fn lockout_unlock_and_user_types() {
 /// good only once.
 #[test]
 fn totp_second_factor() {
-    let (slot, index, admin) = token_with_users("totp");
-    let secret = admin
-        .enable_mfa(index as CK_SLOT_ID, SO_PIN.as_bytes(), "op")
+    let (slot, index) = token_with_users("totp");
+    let out = admin(index, &["user", "mfa", "enable", "op"], &[]);
+    let secret = out
+        .split("secret=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .expect("the otpauth URI names the secret");
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
         .unwrap();
     let s = common::p11().open_rw_session(slot).unwrap();
     assert_eq!(

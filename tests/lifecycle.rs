@@ -527,10 +527,21 @@ fn rotate_due_rotates_what_is_due_and_nothing_else() {
     key(b"due", 3);
     key(b"not-due", 3600);
     std::thread::sleep(std::time::Duration::from_millis(3100));
-    let admin = keyward::admin::Admin::from_env().unwrap();
-    let done = admin.rotate_due(index as u64, USER_PIN.as_bytes()).unwrap();
+    let slot_arg = index.to_string();
+    let rotate_due = || {
+        let out = common::keyward_cli(
+            &["--slot", &slot_arg, "rotate", "--due", "--json"],
+            &[("KEYWARD_PIN", USER_PIN)],
+        );
+        serde_json::from_str::<serde_json::Value>(&out).expect("JSON")
+    };
+    let done = rotate_due();
+    let done = done.as_array().expect("a list of rotations");
     assert_eq!(done.len(), 1, "{done:?}");
-    assert_eq!((done[0].label.as_str(), done[0].version), ("due", 2));
+    assert_eq!(
+        (done[0]["label"].as_str(), done[0]["version"].as_u64()),
+        (Some("due"), Some(2))
+    );
     let current = s
         .find_objects(&[Attribute::Label(b"due".to_vec())])
         .unwrap()[0];
@@ -541,10 +552,7 @@ fn rotate_due_rotates_what_is_due_and_nothing_else() {
             .len(),
         1
     );
-    assert!(admin
-        .rotate_due(index as u64, USER_PIN.as_bytes())
-        .unwrap()
-        .is_empty());
+    assert_eq!(rotate_due().as_array().map(Vec::len), Some(0));
 }
 
 /// A session copy of a token key (what OpenSSL's pkcs11-provider makes to cache keys) follows

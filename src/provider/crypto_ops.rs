@@ -51,7 +51,7 @@ impl Provider {
     /// The key object behind `key` for an operation needing `usage` with mechanism `m`:
     /// CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED,
     /// CKR_MECHANISM_INVALID.
-    pub(super) fn operation_object(
+    pub(super) fn operation_object_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         key: CK_OBJECT_HANDLE,

@@ -37,7 +37,7 @@ fn check_length(key_type: CK_KEY_TYPE, value: &[u8]) -> Result<()> {
 
 impl Provider {
     /// C_DeriveKey: a new secret key from `base`, or nothing.
-    pub fn derive_key(
+    pub(super) fn derive_key_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         m: &MechanismRequest,

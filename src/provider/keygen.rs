@@ -27,7 +27,7 @@ impl Provider {
     }
 
     /// C_GenerateKey.
-    pub fn generate_key(
+    pub(super) fn generate_key_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         m: &MechanismRequest,
@@ -59,7 +59,7 @@ impl Provider {
     }
 
     /// C_GenerateKeyPair: both objects or neither.
-    pub fn generate_key_pair(
+    pub(super) fn generate_key_pair_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         m: &MechanismRequest,

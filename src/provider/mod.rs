@@ -2,6 +2,7 @@
 //! holds the single global instance; tests build as many as they like.
 
 mod access;
+mod audit;
 mod crypto_ops;
 mod derive;
 mod keygen;
@@ -145,7 +146,7 @@ impl Provider {
     }
 
     /// C_InitToken (§5.5.3): CKR_SESSION_EXISTS while any session is open on the slot.
-    pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
+    fn init_token_unaudited(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
         let token = self.token(slot)?;
         if !self.sessions_of(slot as usize)?.is_empty() {
             return Err(Error::SessionExists);
@@ -221,7 +222,7 @@ impl Provider {
     }
 
     /// C_Login (§5.6.4) for CKU_SO, CKU_USER and CKU_CONTEXT_SPECIFIC.
-    pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+    fn login_unaudited(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let (_, token) = self.session_token(h)?;
         match user {
             CKU_CONTEXT_SPECIFIC => {
@@ -255,7 +256,7 @@ impl Provider {
     }
 
     /// C_LoginUser (PKCS#11 3.0 §5.6.9): a named user; an empty name is plain C_Login.
-    pub fn login_user(
+    fn login_user_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         user: CK_USER_TYPE,
@@ -263,7 +264,7 @@ impl Provider {
         name: &[u8],
     ) -> Result<()> {
         if name.is_empty() || user == CKU_CONTEXT_SPECIFIC {
-            return self.login(h, user, pin);
+            return self.login_unaudited(h, user, pin);
         }
         let name = std::str::from_utf8(name).map_err(|_| Error::ArgumentsBad)?;
         let (_, token) = self.session_token(h)?;
@@ -273,13 +274,8 @@ impl Provider {
         token.login_named(user, pin, name)
     }
 
-    /// C_Logout (§5.6.6).
-    pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        self.session_token(h)?.1.logout()
-    }
-
     /// C_InitPIN (§5.5.4): SO only, in a read/write session.
-    pub fn init_pin(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+    fn init_pin_unaudited(&self, h: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let (s, token) = self.session_token(h)?;
         s.require_rw()?;
         if token.login_state()? != Login::So {
@@ -289,7 +285,7 @@ impl Provider {
     }
 
     /// C_SetPIN (§5.5.5): in a read/write session.
-    pub fn set_pin(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+    fn set_pin_unaudited(&self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
         let (s, token) = self.session_token(h)?;
         s.require_rw()?;
         token.set_pin(old, new)
@@ -308,6 +304,7 @@ impl Provider {
         for slot in &self.slots {
             if let Some(t) = &slot.token {
                 let _ = t.logout();
+                let _ = t.audit_flush();
             }
         }
     }

@@ -32,7 +32,7 @@ pub(super) fn check_write(
 
 impl Provider {
     /// C_CreateObject.
-    pub fn create_object(
+    pub(super) fn create_object_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         template: &Attributes,
@@ -55,7 +55,7 @@ impl Provider {
     }
 
     /// C_CopyObject.
-    pub fn copy_object(
+    pub(super) fn copy_object_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         o: CK_OBJECT_HANDLE,
@@ -71,7 +71,11 @@ impl Provider {
     }
 
     /// C_DestroyObject.
-    pub fn destroy_object(&self, h: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE) -> Result<()> {
+    pub(super) fn destroy_object_unaudited(
+        &self,
+        h: CK_SESSION_HANDLE,
+        o: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
         let (s, token) = self.session_token(h)?;
         token.sync()?;
         let obj = token.object(ObjectHandle(o), Self::visibility(token)?)?;
@@ -83,7 +87,7 @@ impl Provider {
     }
 
     /// C_SetAttributeValue.
-    pub fn set_attributes(
+    pub(super) fn set_attributes_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         o: CK_OBJECT_HANDLE,

@@ -44,7 +44,7 @@ impl Provider {
     }
 
     /// C_WrapKey: `key` (a secret or private key) encrypted under `wrapping`.
-    pub fn wrap_key(
+    pub(super) fn wrap_key_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         m: &MechanismRequest,
@@ -89,7 +89,7 @@ impl Provider {
     }
 
     /// C_UnwrapKey: a new secret or private key from `wrapped`, decrypted under `unwrapping`.
-    pub fn unwrap_key(
+    pub(super) fn unwrap_key_unaudited(
         &self,
         h: CK_SESSION_HANDLE,
         m: &MechanismRequest,

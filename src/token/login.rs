@@ -60,6 +60,9 @@ impl Token {
             },
             &so,
         )?;
+        if let Ok(mut l) = self.label.write() {
+            label.clone_into(&mut l);
+        }
         let mut st = self.write()?;
         st.login = Login::Public;
         st.principal = None;
@@ -85,6 +88,7 @@ impl Token {
     /// Become logged in as `principal` with the master key its PIN unwrapped.
     pub(super) fn enter(&self, target: Login, principal: Principal, tmk: Tmk) -> Result<()> {
         let sealer = Arc::new(tmk.sealer()?);
+        self.audit_key(Some(tmk.audit_key()?));
         {
             let mut st = self.write()?;
             if st.login != Login::Public {
@@ -132,6 +136,7 @@ impl Token {
             st.tmk = None;
             st.sealer = None;
         }
+        self.audit_key(None);
         self.reload()
     }
 

@@ -1,6 +1,7 @@
 //! A token: its persistent store, its login state (shared by every session of this process)
 //! and its objects.
 
+mod audit;
 mod login;
 mod objects;
 mod users;
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::seal::{Sealer, Tmk};
 use crate::store::{sqlite::SqliteStore, Store, Who};
 
+pub use audit::Subject;
 pub use objects::{ObjectHandle, Visibility};
 pub use users::UserInfo;
 
@@ -53,6 +55,9 @@ pub struct Token {
     store: Box<dyn Store>,
     state: RwLock<State>,
     watch: watch::WalWatch,
+    audit: Option<crate::audit::AuditLog>,
+    /// The token label (audit records carry it); set at open and by C_InitToken.
+    label: RwLock<String>,
 }
 
 impl std::fmt::Debug for Token {
@@ -89,7 +94,10 @@ impl Token {
     /// by every token of the provider so that no handle is ever reused.
     pub fn open(config: SlotConfig, handles: Arc<AtomicU64>) -> Result<Self> {
         let store = SqliteStore::open(&config.db_path())?;
+        let label = store.token()?.map(|t| t.label).unwrap_or_default();
         Ok(Self {
+            audit: audit::open(&config)?,
+            label: RwLock::new(label),
             watch: watch::WalWatch::new(config.db_path()),
             config,
             store: Box::new(store),

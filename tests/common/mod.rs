@@ -208,3 +208,31 @@ pub fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// Run the `keyward` CLI on this binary's configuration with `env` (PINs) and `args`; its
+/// stdout, after asserting it succeeded. (The CLI runs as its own process, as it does in
+/// real use: the admin library in this process would share SQLite files with the module's
+/// own copy of SQLite, and POSIX locks do not separate two copies in one process.)
+pub fn keyward_cli(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = keyward_cli_output(args, env);
+    assert!(
+        out.status.success(),
+        "keyward {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// [`keyward_cli`] without the success check.
+pub fn keyward_cli_output(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    p11(); // the configuration file exists once the module is loaded
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.args(args)
+        .env("KEYWARD_CONF", root_dir().join("keyward.toml"))
+        .env_remove("KEYWARD_PIN")
+        .env_remove("KEYWARD_SO_PIN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run keyward")
+}
