@@ -260,7 +260,7 @@ fn claim(mut st: MutexGuard<'_, State>, ticket: u64) -> Result<()> {
     else {
         return Ok(());
     };
-    st.failed[i].unclaimed -= 1;
+    st.failed[i].unclaimed = st.failed[i].unclaimed.saturating_sub(1);
     if st.failed[i].unclaimed == 0 {
         st.failed.swap_remove(i);
     }
