@@ -16,6 +16,11 @@ use super::syslog::Forwarder;
 /// At most one checkpoint per this interval per process, except on flush, logout and close.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
+/// After work, the flusher polls the queue at this interval for `LINGER` before it sleeps
+/// until notified: callers then queue events without a wake-up system call.
+const POLL: Duration = Duration::from_millis(2);
+const LINGER: Duration = Duration::from_millis(100);
+
 /// Batch vectors up to this capacity are handed back for reuse.
 const SPARE_CAPACITY: usize = 1024;
 
@@ -93,6 +98,7 @@ impl Flusher {
     /// Sleep until there is something to do, then take it (the whole queue at once).
     fn take(&mut self, shared: &Shared) -> Work {
         let mut st = shared.lock();
+        let idle_since = Instant::now();
         loop {
             let due = self.checkpoint_due.is_some_and(|t| Instant::now() >= t);
             let flush = st.flush_requested > st.flush_taken;
@@ -100,10 +106,15 @@ impl Flusher {
             if st.stop || (wanted && !st.paused) {
                 break;
             }
-            st.flusher_idle = true;
-            st = match self.checkpoint_due {
+            let now = Instant::now();
+            let polling = now.duration_since(idle_since) < LINGER;
+            let tick = polling.then(|| now + POLL);
+            let deadline = tick.into_iter().chain(self.checkpoint_due).min();
+            st.flusher_waiting = true;
+            st.flusher_asleep = !polling;
+            st = match deadline {
                 Some(t) => {
-                    let left = t.saturating_duration_since(Instant::now());
+                    let left = t.saturating_duration_since(now);
                     shared
                         .work
                         .wait_timeout(st, left)
@@ -112,7 +123,8 @@ impl Flusher {
                 }
                 None => shared.work.wait(st).unwrap_or_else(PoisonError::into_inner),
             };
-            st.flusher_idle = false;
+            st.flusher_waiting = false;
+            st.flusher_asleep = false;
         }
         let spare = std::mem::take(&mut st.spare);
         let batch = std::mem::replace(&mut st.queue, spare);

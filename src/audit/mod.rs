@@ -7,8 +7,11 @@
 //! # Writing
 //!
 //! [`AuditLog::record`] is on the hot path of every `C_Sign`, so on the caller's thread it only
-//! takes the time, pushes the event onto an in-memory queue and wakes a background flusher
-//! thread if it sleeps. The flusher takes the whole queue at once and appends it in ONE
+//! takes the time and pushes the event onto an in-memory queue. A background flusher thread
+//! finds it there: for 100 ms after its last work the flusher polls the queue every 2 ms, so
+//! a busy caller never pays for a wake-up system call; after that it sleeps until the next
+//! `record` wakes it (strict callers, `flush` and logout always wake it at once). The
+//! flusher takes the whole queue at once and appends it in ONE
 //! `BEGIN IMMEDIATE` transaction (group commit): inside the transaction it reads the last
 //! `(seq, hash)` in the file, numbers the batch after it and chains it on. Any number of
 //! processes, each with its own `AuditLog` and connection on the same file, therefore keep one
@@ -21,6 +24,8 @@
 //! starts with a record `operation="audit-lost", result="CKR_DEVICE_ERROR",
 //! detail="records=N"`, so the trail itself shows that events are missing. At most
 //! 65,536 events wait in memory; beyond that `record` blocks until the flusher catches up.
+//! Events still queued when the process exits without dropping the log (or calling
+//! [`AuditLog::flush`]) are lost: the integrator flushes at `C_Finalize`.
 //!
 //! # Format
 //!

@@ -59,7 +59,10 @@ pub(super) struct State {
     pub(super) key: Option<Key>,
     /// The key just removed by `set_key(None)`: used once to checkpoint what it covered.
     pub(super) retiring: Option<Key>,
-    pub(super) flusher_idle: bool,
+    /// The flusher is waiting (for work, a poll tick or a deferred checkpoint).
+    pub(super) flusher_waiting: bool,
+    /// ...and only a notification will wake it: new work must notify.
+    pub(super) flusher_asleep: bool,
     pub(super) flusher_gone: bool,
     /// Callers sleeping on `progress` (notify only when someone listens).
     pub(super) waiting: usize,
@@ -98,10 +101,13 @@ impl Shared {
         st
     }
 
-    /// Wake the flusher if it is asleep (a futex wake costs a system call: skip it otherwise).
-    pub(super) fn wake_flusher(&self, st: &mut State) {
-        if st.flusher_idle {
-            st.flusher_idle = false;
+    /// Wake the flusher for new work. A futex wake costs a system call, so a plain event
+    /// leaves a polling flusher to find it on its next tick; `urgent` work (someone waits for
+    /// it) wakes a waiting flusher at once.
+    pub(super) fn wake_flusher(&self, st: &mut State, urgent: bool) {
+        if st.flusher_asleep || (urgent && st.flusher_waiting) {
+            st.flusher_asleep = false;
+            st.flusher_waiting = false;
             self.work.notify_one();
         }
     }
@@ -177,7 +183,7 @@ impl AuditLog {
         st.queue.push(Pending { at, event: e });
         st.queued += 1;
         let ticket = st.queued;
-        self.shared.wake_flusher(&mut st);
+        self.shared.wake_flusher(&mut st, self.shared.strict);
         if !self.shared.strict {
             return Ok(());
         }
@@ -195,7 +201,7 @@ impl AuditLog {
         let old = std::mem::replace(&mut st.key, key);
         if st.key.is_none() && old.is_some() {
             st.retiring = old;
-            self.shared.wake_flusher(&mut st);
+            self.shared.wake_flusher(&mut st, true);
         }
     }
 
@@ -211,7 +217,7 @@ impl AuditLog {
         st.flush_requested += 1;
         let generation = st.flush_requested;
         let through = st.queued;
-        self.shared.wake_flusher(&mut st);
+        self.shared.wake_flusher(&mut st, true);
         let mut st = self
             .shared
             .wait_until(st, |s| s.flush_served >= generation || s.flusher_gone);
@@ -232,10 +238,7 @@ impl AuditLog {
     pub(super) fn pause(&self, paused: bool) {
         let mut st = self.shared.lock();
         st.paused = paused;
-        if !paused {
-            st.flusher_idle = false;
-            self.shared.work.notify_one();
-        }
+        self.shared.wake_flusher(&mut st, true);
     }
 
     /// Test hook: behave as a copy of this log inherited by a child after `fork()`.
@@ -257,7 +260,7 @@ fn claim(mut st: MutexGuard<'_, State>, ticket: u64) -> Result<()> {
     else {
         return Ok(());
     };
-    st.failed[i].unclaimed -= 1;
+    st.failed[i].unclaimed = st.failed[i].unclaimed.saturating_sub(1);
     if st.failed[i].unclaimed == 0 {
         st.failed.swap_remove(i);
     }
@@ -282,8 +285,7 @@ impl Drop for AuditLog {
         {
             let mut st = self.shared.lock();
             st.stop = true;
-            st.flusher_idle = false;
-            self.shared.work.notify_one();
+            self.shared.wake_flusher(&mut st, true);
         }
         if handle.join().is_err() {
             eprintln!("keyward: audit flusher thread panicked");

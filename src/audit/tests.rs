@@ -50,6 +50,12 @@ fn intact(path: &Path) -> VerifyReport {
 }
 
 #[test]
+fn the_log_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<AuditLog>();
+}
+
+#[test]
 fn append_flush_verify_counts() {
     let (_dir, path) = temp_db();
     let log = AuditLog::open(&path, false, None).unwrap();
@@ -118,6 +124,75 @@ fn logout_checkpoints_with_the_departing_key() {
     assert_eq!(report.records, 5);
     assert_eq!(report.last_checkpoint_seq, 3);
     assert_eq!(report.unauthenticated_tail, 2);
+}
+
+#[test]
+fn a_rate_limited_checkpoint_is_written_later() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, true, None).unwrap();
+    log.set_key(key());
+    log.record(ev("login", 0)).unwrap();
+    // The first checkpoint is not rate-limited; the next, within 100 ms, is deferred.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while verify(&path, &KEY).unwrap().last_checkpoint_seq < 1 {
+        assert!(std::time::Instant::now() < deadline, "no first checkpoint");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    log.record(ev("sign", 1)).unwrap();
+    // No flush, no further record: the deferred checkpoint comes on its own.
+    while verify(&path, &KEY).unwrap().last_checkpoint_seq < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no deferred checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let report = intact(&path);
+    assert_eq!((report.records, report.last_checkpoint_seq), (2, 2));
+}
+
+/// Without flush or strict mode, an event still reaches the file on its own: whether the
+/// flusher is polling (just after work) or asleep (long idle, so `record` must wake it).
+#[test]
+fn events_are_committed_without_flush() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    for (i, idle) in [(0u64, 0u64), (1, 0), (2, 300), (3, 5)].into_iter() {
+        std::thread::sleep(Duration::from_millis(idle));
+        log.record(ev("sign", i)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while read_after(&path, i, 1).unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "record {i} never committed"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+#[test]
+fn a_full_queue_blocks_until_the_flusher_takes_it() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None).unwrap();
+    log.pause(true);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..=super::sink::MAX_QUEUE as u64 {
+                log.record(ev("sign", i)).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            !done.load(std::sync::atomic::Ordering::SeqCst),
+            "did not block"
+        );
+        log.pause(false);
+    });
+    log.flush().unwrap();
+    assert_eq!(intact(&path).records, super::sink::MAX_QUEUE as u64 + 1);
 }
 
 #[test]
