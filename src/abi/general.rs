@@ -50,12 +50,58 @@ pub unsafe extern "C" fn C_Initialize(p_init_args: *mut c_void) -> CK_RV {
             None => {}
         }
         let provider = Provider::new(Config::from_env()?);
+        flush_audit_at_exit();
         *slot = Some(Instance {
             pid,
             provider: std::sync::Arc::new(provider),
         });
         Ok(())
     })
+}
+
+extern "C" {
+    /// The C library's `atexit` (ISO C §7.22.4.2).
+    fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+    /// POSIX `pthread_atfork`.
+    fn pthread_atfork(
+        prepare: Option<extern "C" fn()>,
+        parent: Option<extern "C" fn()>,
+        child: Option<extern "C" fn()>,
+    ) -> std::ffi::c_int;
+}
+
+extern "C" fn before_fork() {
+    crate::audit::fork_gate::before_fork();
+}
+
+extern "C" fn after_fork() {
+    crate::audit::fork_gate::after_fork();
+}
+
+/// At process exit, commit the audit records still queued: many applications exit without
+/// C_Finalize, and an audit trail must not lose what they did last.
+extern "C" fn flush_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if let Ok(guard) = INSTANCE.try_read() {
+            if let Some(i) = guard.as_ref().filter(|i| i.pid == std::process::id()) {
+                i.provider.flush_audit();
+            }
+        }
+    });
+}
+
+/// Register [`flush_at_exit`] once per process image.
+fn flush_audit_at_exit() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        // SAFETY: registering functions with the C runtime; they never unwind (the exit
+        // handler catches panics, the fork handlers only touch atomics) and the module is
+        // never unloaded (linked -z nodelete), so the pointers stay valid.
+        unsafe {
+            atexit(flush_at_exit);
+            pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
+        }
+    });
 }
 
 /// C_Finalize (§5.4.2).

@@ -1,6 +1,7 @@
 //! The safe administrative API the `keyward` CLI uses. It drives the same [`Provider`] the
 //! PKCS#11 module exposes, so the CLI and every PKCS#11 caller share one code path.
 
+pub mod audit;
 pub mod csr;
 pub mod lifecycle;
 mod listing;

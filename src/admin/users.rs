@@ -23,17 +23,24 @@ pub enum UserChange<'a> {
 
 impl Admin {
     /// Run `f` on the token of `slot` in a read/write session logged in as the admin.
+    /// The admin's action is recorded as `op` with `detail` (never a PIN).
     fn as_admin<T>(
         &self,
         slot: CK_SLOT_ID,
         admin_pin: &[u8],
+        op: &str,
+        detail: String,
         f: impl FnOnce(&Token) -> Result<T>,
     ) -> Result<T> {
         let p = &self.provider;
+        let token = p.token(slot)?;
         let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
-        let r = self
-            .login(h, CKU_SO, admin_pin)
-            .and_then(|_| f(p.token(slot)?));
+        let r = self.login(h, CKU_SO, admin_pin).and_then(|_| {
+            let r = f(token);
+            let outcome = r.as_ref().map(drop).map_err(|e| *e);
+            token.audit(h, op, None, None, outcome, detail)?;
+            r
+        });
         p.close_session(h)?;
         r
     }
@@ -46,7 +53,15 @@ impl Admin {
         name: &str,
         change: UserChange<'_>,
     ) -> Result<()> {
-        self.as_admin(slot, admin_pin, |t| match change {
+        let (op, detail) = match &change {
+            UserChange::Add { role, .. } => {
+                ("user-add", format!("name={name} role={}", role.name()))
+            }
+            UserChange::Remove => ("user-remove", format!("name={name}")),
+            UserChange::Passwd { .. } => ("user-passwd", format!("name={name}")),
+            UserChange::Unlock => ("user-unlock", format!("name={name}")),
+        };
+        self.as_admin(slot, admin_pin, op, detail, |t| match change {
             UserChange::Add { role, pin } => t.add_user(name, role, pin),
             UserChange::Remove => t.remove_user(name),
             UserChange::Passwd { pin } => t.reset_user_pin(name, pin),
@@ -61,12 +76,14 @@ impl Admin {
         admin_pin: &[u8],
         name: &str,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.as_admin(slot, admin_pin, |t| t.enable_mfa(name))
+        self.as_admin(slot, admin_pin, "user-mfa", format!("name={name}"), |t| {
+            t.enable_mfa(name)
+        })
     }
 
     /// The named users (admin).
     pub fn users(&self, slot: CK_SLOT_ID, admin_pin: &[u8]) -> Result<Vec<UserInfo>> {
-        self.as_admin(slot, admin_pin, |t| t.users())
+        self.as_admin(slot, admin_pin, "user-list", String::new(), |t| t.users())
     }
 
     /// Set (Some) or read (None) the ACL of every version of the keys `uri` names; the ACL

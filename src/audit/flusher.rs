@@ -157,12 +157,15 @@ impl Flusher {
         if self.lost > 0 {
             work.batch.insert(0, lost_marker(self.lost));
         }
-        match db::append(
+        let inside = super::fork_gate::enter();
+        let appended = db::append(
             &mut self.conn,
             &self.origin,
             &mut work.batch,
             key.as_deref(),
-        ) {
+        );
+        drop(inside);
+        match appended {
             Ok(committed) => {
                 if self.lost > 0 {
                     eprintln!("keyward: audit trail writable again ({} lost)", self.lost);

@@ -81,6 +81,7 @@ mod chain;
 mod clock;
 mod db;
 mod flusher;
+pub mod fork_gate;
 mod query;
 mod record;
 mod sink;

@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "keyward/audit.rs"]
+mod audit;
 #[path = "keyward/users.rs"]
 mod users;
 
@@ -77,6 +79,11 @@ enum Command {
     User {
         #[command(subcommand)]
         action: users::UserCommand,
+    },
+    /// The audit trail: verify, export, tail (auditor).
+    Audit {
+        #[command(subcommand)]
+        action: audit::AuditCommand,
     },
 }
 
@@ -286,6 +293,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Key { action } => change_state(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
+        Command::Audit { action } => audit::run(&admin, slot, action)?,
         Command::Rotate {
             due,
             json,

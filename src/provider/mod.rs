@@ -191,6 +191,8 @@ impl Provider {
         let token = self.token(session.slot as CK_SLOT_ID)?;
         token.drop_session_objects(session.handle)?;
         if self.sessions_of(session.slot)?.is_empty() && token.login_state()? != Login::Public {
+            let detail = "last session closed".to_owned();
+            let _ = token.audit(session.handle.0, "logout", None, None, Ok(()), detail);
             token.logout()?;
         }
         Ok(())
@@ -294,6 +296,13 @@ impl Provider {
     /// What the caller of session `s` may see.
     fn visibility(token: &Token) -> Result<Visibility> {
         Ok(Visibility(token.login_state()?))
+    }
+
+    /// Commit every token's queued audit records (process exit).
+    pub fn flush_audit(&self) {
+        for t in self.slots.iter().filter_map(|s| s.token.as_ref()) {
+            let _ = t.audit_flush();
+        }
     }
 
     /// Log every token out and drop every session (C_Finalize).

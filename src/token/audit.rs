@@ -113,6 +113,15 @@ impl Token {
         }
     }
 
+    /// The checkpoint key, for a logged-in auditor only: CKR_USER_NOT_LOGGED_IN otherwise.
+    pub fn audit_reader_key(&self) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+        let st = self.read()?;
+        match (&st.principal, &st.tmk) {
+            (Some(p), Some(tmk)) if p.role.reads_audit() => tmk.audit_key(),
+            _ => Err(Error::UserNotLoggedIn),
+        }
+    }
+
     /// The token label, cached (records carry it).
     pub fn label(&self) -> Result<String> {
         Ok(self.label.read().map_err(|_| Error::GeneralError)?.clone())

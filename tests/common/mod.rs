@@ -22,6 +22,9 @@ pub const SLOTS: usize = 48;
 /// The one slot configured with `allow_rsa_1024_private = true` (never handed out by
 /// [`claim_slot`]; use [`legacy_rsa_token`]).
 pub const LEGACY_SLOT: usize = SLOTS - 1;
+/// The one slot whose audit trail is strict (an operation whose record cannot be written is
+/// refused); never handed out by [`claim_slot`].
+pub const STRICT_SLOT: usize = SLOTS - 2;
 /// PIN retry limit configured on every slot (small so lockout tests stay short).
 pub const MAX_RETRIES: u32 = 5;
 
@@ -54,9 +57,11 @@ pub fn root_dir() -> &'static Path {
         for i in 0..SLOTS {
             conf.push_str(&format!(
                 "[[slot]]\npath = \"{}\"\nlabel = \"test slot {i}\"\npin_max_retries = {MAX_RETRIES}\n\
-                 argon2_memory_kib = 64\nargon2_iterations = 1\nallow_rsa_1024_private = {}\n\n",
+                 argon2_memory_kib = 64\nargon2_iterations = 1\nallow_rsa_1024_private = {}\n\
+                 audit_strict = {}\n\n",
                 dir.join(format!("slot{i}")).display(),
-                i == LEGACY_SLOT
+                i == LEGACY_SLOT,
+                i == STRICT_SLOT
             ));
         }
         std::fs::write(dir.join("keyward.toml"), conf).expect("write keyward.toml");
@@ -86,7 +91,7 @@ pub fn claim_slot() -> (Slot, usize) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let index = NEXT.fetch_add(1, Ordering::SeqCst);
     assert!(
-        index < LEGACY_SLOT,
+        index < STRICT_SLOT,
         "more tests than configured slots: raise SLOTS"
     );
     let slots = p11().get_all_slots().expect("C_GetSlotList");
