@@ -39,7 +39,7 @@ pub unsafe extern "C" fn C_Initialize(p_init_args: *mut c_void) -> CK_RV {
         // SAFETY: forwarded from the caller.
         unsafe { check_init_args(p_init_args) }?;
         let mut slot = INSTANCE.write().map_err(|_| Error::GeneralError)?;
-        let pid = std::process::id();
+        let pid = super::current_pid();
         match slot.take() {
             Some(i) if i.pid == pid => {
                 *slot = Some(i);
@@ -78,12 +78,17 @@ extern "C" fn after_fork() {
     crate::audit::fork_gate::after_fork();
 }
 
+extern "C" fn in_child_after_fork() {
+    super::PID.store(0, std::sync::atomic::Ordering::Relaxed);
+    crate::audit::fork_gate::after_fork();
+}
+
 /// At process exit, commit the audit records still queued: many applications exit without
 /// C_Finalize, and an audit trail must not lose what they did last.
 extern "C" fn flush_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         if let Ok(guard) = INSTANCE.try_read() {
-            if let Some(i) = guard.as_ref().filter(|i| i.pid == std::process::id()) {
+            if let Some(i) = guard.as_ref().filter(|i| i.pid == super::current_pid()) {
                 i.provider.flush_audit();
             }
         }
@@ -99,7 +104,7 @@ fn flush_audit_at_exit() {
         // never unloaded (linked -z nodelete), so the pointers stay valid.
         unsafe {
             atexit(flush_at_exit);
-            pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
+            pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child_after_fork));
         }
     });
 }
@@ -113,7 +118,7 @@ pub unsafe extern "C" fn C_Finalize(p_reserved: *mut c_void) -> CK_RV {
         }
         let mut slot = INSTANCE.write().map_err(|_| Error::GeneralError)?;
         match slot.take() {
-            Some(i) if i.pid == std::process::id() => {
+            Some(i) if i.pid == super::current_pid() => {
                 i.provider.shutdown();
                 Ok(())
             }

@@ -32,11 +32,27 @@ struct Instance {
 
 static INSTANCE: RwLock<Option<Instance>> = RwLock::new(None);
 
+/// This process's id, cached: glibc makes every getpid() a system call, and the check below
+/// runs on every call. The fork handler in `general` clears it in a child (0: not known).
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn current_pid() -> u32 {
+    use std::sync::atomic::Ordering;
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// The initialised provider of this process.
 fn provider() -> Result<Arc<Provider>> {
     let guard = INSTANCE.read().map_err(|_| Error::GeneralError)?;
     match guard.as_ref() {
-        Some(i) if i.pid == std::process::id() => Ok(i.provider.clone()),
+        Some(i) if i.pid == current_pid() => Ok(i.provider.clone()),
         _ => Err(Error::NotInitialized),
     }
 }
