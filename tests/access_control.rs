@@ -356,3 +356,37 @@ fn totp_second_factor() {
         "a code is accepted once"
     );
 }
+
+/// The role column of a user is in clear in the database, but bound into the user's PIN
+/// wrap: an operator promoted to admin by editing the file can no longer log in at all.
+#[test]
+fn an_edited_role_opens_nothing() {
+    let (slot, index) = token_with_users("edited role");
+    let s = common::p11().open_rw_session(slot).unwrap();
+    assert_eq!(login_user(&s, CKU_USER, "op", &user_pin("op")), CKR_OK);
+    s.logout().unwrap();
+    let db = common::slot_dir(index).join("token.db");
+    // From another process: a second SQLite copy in this one would break the module's locks.
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE users SET role='admin' WHERE name='op'\"); c.commit()",
+        ])
+        .arg(&db)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        login_user(&s, CKU_SO, "op", &user_pin("op")),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", &user_pin("op")),
+        CKR_PIN_INCORRECT
+    );
+}

@@ -104,7 +104,11 @@ fn flush_audit_at_exit() {
         // never unloaded (linked -z nodelete), so the pointers stay valid.
         unsafe {
             atexit(flush_at_exit);
-            pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child_after_fork));
+            pthread_atfork(
+                Some(before_fork),
+                Some(after_fork),
+                Some(in_child_after_fork),
+            );
         }
     });
 }

@@ -66,9 +66,10 @@ fn tmk_aad(holder: &str) -> Vec<u8> {
     [b"keyward/v1/tmk/".as_slice(), holder.as_bytes()].concat()
 }
 
-/// The holder name of named user `name`'s PIN record.
-pub fn named(name: &str) -> String {
-    format!("named/{name}")
+/// The holder name of named user `name`'s PIN record. The role is bound into it, so a role
+/// edited in the database makes the PIN open nothing (no privilege by editing a column).
+pub fn named(name: &str, role: &str) -> String {
+    format!("named/{name}/{role}")
 }
 
 /// Wrap `tmk` under a KEK derived from `pin` with a fresh salt.

@@ -76,19 +76,20 @@ impl Token {
             Some(_) => (pin, &b""[..]),
             None => (pin, &b""[..]),
         };
-        let checked = seal::unwrap_tmk_for(&seal::named(name), pin, &rec.pin).and_then(|tmk| {
-            if let Some(sealed) = &rec.totp {
-                let secret = tmk.open_secret(&totp_context(name), sealed)?;
-                let step =
-                    totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
-                        .map_err(|_| Error::GeneralError)?;
-                match step {
-                    Some(step) if self.store.use_totp_step(name, step)? => {}
-                    _ => return Err(Error::PinIncorrect),
+        let checked =
+            seal::unwrap_tmk_for(&seal::named(name, &rec.role), pin, &rec.pin).and_then(|tmk| {
+                if let Some(sealed) = &rec.totp {
+                    let secret = tmk.open_secret(&totp_context(name), sealed)?;
+                    let step =
+                        totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
+                            .map_err(|_| Error::GeneralError)?;
+                    match step {
+                        Some(step) if self.store.use_totp_step(name, step)? => {}
+                        _ => return Err(Error::PinIncorrect),
+                    }
                 }
-            }
-            Ok(tmk)
-        });
+                Ok(tmk)
+            });
         match checked {
             Ok(tmk) => {
                 if rec.pin.failures > 0 {
@@ -109,7 +110,7 @@ impl Token {
         let (tmk, _) = self.verify_named(name, old)?;
         self.check_pin_len(new)?;
         let mut rec = self.store.user(name)?.ok_or(Error::UserNotLoggedIn)?;
-        rec.pin = seal::wrap_tmk_for(&seal::named(name), new, &tmk, self.config.kdf)?;
+        rec.pin = seal::wrap_tmk_for(&seal::named(name, &rec.role), new, &tmk, self.config.kdf)?;
         self.store.put_user(&rec)
     }
 
@@ -124,7 +125,8 @@ impl Token {
             if self.store.user(name)?.is_some() {
                 return Err(Error::ArgumentsBad);
             }
-            let pin = seal::wrap_tmk_for(&seal::named(name), pin, tmk, self.config.kdf)?;
+            let holder = seal::named(name, role.name());
+            let pin = seal::wrap_tmk_for(&holder, pin, tmk, self.config.kdf)?;
             self.store.put_user(&UserRecord {
                 name: name.to_owned(),
                 role: role.name().to_owned(),
@@ -150,7 +152,8 @@ impl Token {
         self.check_pin_len(pin)?;
         self.admin_tmk(|tmk| {
             let mut rec = self.store.user(name)?.ok_or(Error::ArgumentsBad)?;
-            rec.pin = seal::wrap_tmk_for(&seal::named(name), pin, tmk, self.config.kdf)?;
+            let holder = seal::named(name, &rec.role);
+            rec.pin = seal::wrap_tmk_for(&holder, pin, tmk, self.config.kdf)?;
             self.store.put_user(&rec)
         })
     }
