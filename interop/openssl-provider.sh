@@ -20,6 +20,8 @@ make_token() {
   kw_keygen "$TOKEN" EC:prime256v1 02 ec1
   kw_export_pubkey "$TOKEN" 01 rsa1.p11tool.pem
   kw_export_pubkey "$TOKEN" 02 ec1.p11tool.pem
+  kw_keygen "$TOKEN" EC:edwards25519 03 ed1
+  ed25519_pubkey_from_p11tool
   head -c 4096 /dev/urandom >data.bin
   plain_openssl dgst -sha256 -binary -out data.sha256 data.bin
 }
@@ -46,6 +48,43 @@ pss_sign() {
   p11_openssl pkeyutl -sign -inkey "$URI;object=rsa1;type=private" -in data.sha256 \
     -out sig.pss.rsa1 -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss \
     -pkeyopt rsa_pss_saltlen:digest
+}
+
+# pkcs11-tool 0.23 lists an Ed25519 key's CKA_EC_POINT (an OCTET STRING of the 32-byte key)
+# but cannot export it as SPKI: build the SPKI (RFC 8410) from it, independently of the provider.
+ed25519_pubkey_from_p11tool() {
+  local point
+  p11 --token-label "$TOKEN" --list-objects --type pubkey --id 03 >ed1.list
+  point=$(sed -n 's/^ *EC_POINT: *04 *20 *//p' ed1.list | tr -d ' ')
+  [ "${#point}" -eq 64 ] || { cat ed1.list; echo "no 32-byte EC_POINT for ed1"; return 1; }
+  printf '302a300506032b6570032100%s' "$point" | tr 'a-f' 'A-F' | basenc --base16 -d >ed1.spki.der
+  plain_openssl pkey -pubin -inform DER -in ed1.spki.der -out ed1.p11tool.pem
+}
+
+# Ed25519 is one-shot: pkeyutl -rawin over the message itself.
+ed25519_sign() {
+  p11_openssl pkeyutl -sign -rawin -inkey "$URI;object=ed1;type=private" -in data.bin \
+    -out sig.ed1
+}
+
+# RSA-OAEP (SHA-256): plain OpenSSL encrypts to the token's public key, the provider decrypts
+# with the token's private key.
+oaep_decrypt() {
+  head -c 64 /dev/urandom >secret.bin
+  plain_openssl pkeyutl -encrypt -pubin -inkey rsa1.p11tool.pem -in secret.bin -out secret.enc \
+    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256
+  p11_openssl pkeyutl -decrypt -inkey "$URI;object=rsa1;type=private" -in secret.enc \
+    -out secret.dec -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 \
+    -pkeyopt rsa_mgf1_md:sha256
+  cmp secret.bin secret.dec
+}
+
+# The token's ec1 as a CA: its self-signed certificate signs a leaf for a software key.
+ca_issues() {
+  plain_openssl req -new -newkey rsa:2048 -nodes -keyout leaf.key -subj /CN=leaf -out leaf.csr
+  p11_openssl x509 -req -in leaf.csr -CA ec1.cert.pem -CAkey "$URI;object=ec1;type=private" \
+    -CAcreateserial -days 1 -out leaf.pem
+  plain_openssl verify -CAfile ec1.cert.pem leaf.pem
 }
 
 self_signed_cert() {
@@ -121,6 +160,11 @@ main() {
     kw_check "verify $key certificate (openssl)" verify_cert "$key"
   done
 
+  kw_check "pkeyutl -sign Ed25519 (ed1)" ed25519_sign
+  kw_check "verify Ed25519 (openssl)" plain_openssl pkeyutl -verify -rawin -pubin \
+    -inkey ed1.p11tool.pem -in data.bin -sigfile sig.ed1
+  kw_check "pkeyutl -decrypt RSA-OAEP SHA-256 of a plain-OpenSSL ciphertext" oaep_decrypt
+  kw_check "x509 -req -CAkey pkcs11:...ec1 issues a leaf (verified by openssl)" ca_issues
   kw_check "TLS 1.3 s_server with ec1 (ECDSA)" tls13 ec1 ECDSA
   kw_check "TLS 1.3 s_server with rsa1 (RSA-PSS)" tls13 rsa1 RSA-PSS
 

@@ -6,7 +6,8 @@
 # and every ciphertext made by plain OpenSSL (OPENSSL_CONF=/dev/null).
 # Usage: MODULE=/path/to/module.so interop/p11-kit.sh
 #
-# The module file is written here by hand; a later `keyward install --p11-kit` will write it.
+# For Keyward the module file is written by `keyward install --p11-kit` (the module installed
+# under a prefix in the work dir); for SoftHSM by hand.
 # p11-kit ignores user configuration in a process running as root, so as root the commands that
 # read it run in a user namespace whose uid is 1000 (unshare; the files stay root's).
 # shellcheck disable=SC2317  # functions are called indirectly, through kw_check
@@ -34,7 +35,13 @@ make_token() {
 # system's modules (SoftHSM's, OpenSC's, the trust module) stay out of the listing.
 write_module_file() {
   mkdir -p home/.config/pkcs11/modules
-  printf 'module: %s\n' "$MODULE" >home/.config/pkcs11/modules/keyward.module
+  if kw_is_softhsm "$MODULE"; then
+    printf 'module: %s\n' "$MODULE" >home/.config/pkcs11/modules/keyward.module
+  else
+    "$(dirname "$MODULE")/keyward" install --prefix "$PWD/prefix" --p11-kit \
+      --p11-kit-dir home/.config/pkcs11/modules
+    expect_in "^module: $PWD/prefix/lib/pkcs11/libkeyward.so\$" home/.config/pkcs11/modules/keyward.module
+  fi
   printf 'user-config: only\n' >home/.config/pkcs11/pkcs11.conf
   test -f "$PROXY_SO"
 }
@@ -47,10 +54,15 @@ as_user() {
   env -u XDG_CONFIG_HOME HOME="$KW_WORK/home" timeout "${KW_TIMEOUT:-60}" "${ns[@]}" "$@"
 }
 
+# The module file's module: the installed copy for Keyward, MODULE itself for SoftHSM.
+registered_module() {
+  if kw_is_softhsm "$MODULE"; then echo "$MODULE"; else echo "$PWD/prefix/lib/pkcs11/libkeyward.so"; fi
+}
+
 list_modules() {
   as_user p11-kit list-modules >modules.txt
   cat modules.txt
-  expect_in "^keyward: $MODULE\$" modules.txt
+  expect_in "^keyward: $(registered_module)\$" modules.txt
   expect_in "^    token: $TOKEN\$" modules.txt
   expect_in '^               token-initialized$' modules.txt
 }
@@ -146,7 +158,8 @@ main() {
   kw_setup p11-kit
   trap 'stop_server; kw_cleanup' EXIT
   kw_require "token, rsa1 and ec1 made with pkcs11-tool" make_token
-  kw_require "module file in a private ~/.config/pkcs11/modules" write_module_file
+  kw_require "module file in a private ~/.config/pkcs11/modules (keyward install --p11-kit)" \
+    write_module_file
   kw_check "p11-kit list-modules shows the module and $TOKEN" list_modules
   kw_check "pkcs11-tool via p11-kit-proxy.so: ECDSA-SHA256 with ec1" proxy_sign
   kw_check "verify proxy signature (openssl)" plain_openssl dgst -sha256 -verify ec1.pub.pem \

@@ -80,6 +80,17 @@ enum Command {
         #[command(subcommand)]
         action: users::UserCommand,
     },
+    /// Install the module under PREFIX/lib/pkcs11 (default /usr/local) and, with --p11-kit,
+    /// register it with p11-kit (/etc/pkcs11/modules for root, ~/.config/pkcs11/modules else).
+    Install {
+        #[arg(long, default_value = "/usr/local")]
+        prefix: PathBuf,
+        #[arg(long)]
+        p11_kit: bool,
+        /// Where to write keyward.module instead of p11-kit's default directory.
+        #[arg(long, requires = "p11_kit")]
+        p11_kit_dir: Option<PathBuf>,
+    },
     /// The audit trail: verify, export, tail (auditor).
     Audit {
         #[command(subcommand)]
@@ -294,6 +305,23 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Key { action } => change_state(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Audit { action } => audit::run(&admin, slot, action)?,
+        Command::Install {
+            prefix,
+            p11_kit,
+            p11_kit_dir,
+        } => {
+            let module = std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join("libkeyward.so")))
+                .filter(|p| p.exists())
+                .ok_or("libkeyward.so is not beside this keyward binary")?;
+            let kit = p11_kit.then(|| {
+                p11_kit_dir.unwrap_or_else(keyward::admin::install::default_p11_kit_dir)
+            });
+            for step in keyward::admin::install::install(&module, &prefix, kit.as_deref())? {
+                println!("{step}");
+            }
+        }
         Command::Rotate {
             due,
             json,
