@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # OpenSSL 3 with the libp11 pkcs11 engine (libengine-pkcs11-openssl) against the module: public
 # key export, dgst -sign (RSA PKCS#1 v1.5, ECDSA), pkeyutl -sign RSA-PSS, pkeyutl -decrypt
-# RSA-OAEP and req -x509 on token keys. Every signature, certificate and plaintext is checked by
-# plain OpenSSL (OPENSSL_CONF=/dev/null), which also encrypts to the token's public key.
+# RSA-OAEP, req -x509 on token keys, token keys as a CA (x509 -req -CAkeyform engine), TLS 1.3
+# s_server on token keys (ECDSA, RSA-PSS) and storeutl through OpenSSL's engine loader
+# (org.openssl.engine:pkcs11:URI). Every signature, certificate, handshake and plaintext is
+# checked by plain OpenSSL (OPENSSL_CONF=/dev/null), which also encrypts to the token's public key.
+# Not tested because the engine itself cannot do them (see docs/integration/openssl-engine.md):
+# Ed25519 (libp11 0.4.12 knows only CKK_RSA and CKK_EC, and one Ed25519 key on the token makes
+# every key lookup fail) and storeutl on a plain pkcs11: URI (the engine registers no loader).
 # Usage: MODULE=/path/to/module.so interop/openssl-engine.sh
 # shellcheck disable=SC2317  # functions are called indirectly, through kw_check
 set -euo pipefail
@@ -105,6 +110,98 @@ verify_cert() {
   cmp "$key.cert-pub.pem" "$key.p11tool.pem"
 }
 
+# ca_issues KEY: the token's KEY as a CA: its self-signed certificate (KEY.cert.pem) signs, through
+# the engine, a leaf for a software key. Plain OpenSSL verifies the chain; the leaf must carry
+# the software key and name the CA as its issuer.
+ca_issues() {
+  local key=$1
+  plain_openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "leaf.$key.key" -subj "/CN=kw-engine-leaf-$key" -out "leaf.$key.csr"
+  eng_openssl x509 -req -in "leaf.$key.csr" -CA "$key.cert.pem" \
+    -CAkey "$URI;object=$key;type=private" -CAkeyform engine -engine pkcs11 \
+    -CAcreateserial -days 1 -sha256 -out "leaf.$key.pem"
+  plain_openssl verify -CAfile "$key.cert.pem" "leaf.$key.pem"
+  plain_openssl x509 -in "leaf.$key.pem" -noout -pubkey >"leaf.$key.cert-pub.pem"
+  plain_openssl pkey -in "leaf.$key.key" -pubout -out "leaf.$key.pub.pem"
+  cmp "leaf.$key.cert-pub.pem" "leaf.$key.pub.pem"
+  plain_openssl x509 -in "leaf.$key.pem" -noout -issuer >"leaf.$key.issuer"
+  expect_in "^issuer=CN = kw-engine-$key\$" "leaf.$key.issuer"
+}
+
+# start_engine_server KEY PORT CONNECTIONS: s_server (TLS 1.3, -www) with the engine's token key
+# $URI;object=KEY and KEY.cert.pem, serving CONNECTIONS clients; waits until it accepts. Sets
+# SERVER_PID. (lib.sh's start_server is the pkcs11-provider variant.)
+start_engine_server() {
+  local key=$1 port=$2 connections=$3 i
+  OPENSSL_CONF="$KW_WORK/engine.cnf" timeout 30 openssl s_server -engine pkcs11 -keyform engine \
+    -key "$URI;object=$key;type=private" -cert "$key.cert.pem" \
+    -accept "127.0.0.1:$port" -tls1_3 -naccept "$connections" -www >"server.$key.log" 2>&1 &
+  SERVER_PID=$!
+  for i in $(seq 1 100); do
+    grep -q '^ACCEPT' "server.$key.log" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+    : "$i"
+  done
+  cat "server.$key.log"
+  return 1
+}
+
+# tls13 KEY SIGTYPE: one TLS 1.3 handshake with a plain-OpenSSL client, which must verify the
+# server's certificate and see a SIGTYPE signature; the server must then exit cleanly.
+tls13() {
+  local key=$1 sigtype=$2 port rc attempt
+  SERVER_PID=""
+  trap '[ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true' EXIT
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    if start_engine_server "$key" "$port" 1; then break; fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    grep -q 'ddress already in use' "server.$key.log" || return 1
+    : "$attempt"
+  done
+  [ -n "$SERVER_PID" ]
+  printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null timeout 20 openssl s_client \
+    -connect "127.0.0.1:$port" -tls1_3 -CAfile "$key.cert.pem" -verify_return_error -ign_eof \
+    >"client.$key.log" 2>&1 || echo "s_client: $(kw_describe_rc "$?")" >>"client.$key.log"
+  cat "client.$key.log"
+  rc=0
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=""
+  echo "--- server (exit $rc)"
+  cat "server.$key.log"
+  expect_in '^New, TLSv1\.3, Cipher is ' "client.$key.log"
+  expect_in '^Verify return code: 0 \(ok\)' "client.$key.log"
+  expect_in "^Peer signature type: $sigtype\$" "client.$key.log"
+  expect_in '^HTTP/1\.0 200 ok' "client.$key.log"
+  [ "$rc" -eq 0 ] || {
+    echo "s_server: $(kw_describe_rc "$rc")"
+    return 1
+  }
+}
+
+# The public half of `openssl pkey -text` / `storeutl -text` output: RSA modulus and exponent,
+# or EC point and curve.
+pub_text() {
+  sed -n '/^\(Modulus\|pub\):/,/^\(Exponent\|ASN1 OID\):/p'
+}
+
+# storeutl_key KEY: the engine registers no store loader for pkcs11: URIs, but OpenSSL's apps
+# load org.openssl.engine:ENGINE:KEY_ID through ENGINE_load_private_key (then _public_key).
+# Exactly one key must come back, with the public key pkcs11-tool exported.
+storeutl_key() {
+  local key=$1
+  eng_openssl storeutl -engine pkcs11 -noout -text \
+    "org.openssl.engine:pkcs11:$URI;object=$key;type=private" >"storeutl.$key.txt"
+  cat "storeutl.$key.txt"
+  expect_in '^Total found: 1$' "storeutl.$key.txt"
+  pub_text <"storeutl.$key.txt" >"storeutl.$key.pub.txt"
+  plain_openssl pkey -pubin -in "$key.p11tool.pem" -noout -text | pub_text >"$key.p11tool.pub.txt"
+  test -s "$key.p11tool.pub.txt"
+  diff "$key.p11tool.pub.txt" "storeutl.$key.pub.txt"
+}
+
 main() {
   kw_setup openssl-engine
   kw_require "token, rsa1 and ec1 made with pkcs11-tool" make_token
@@ -130,6 +227,17 @@ main() {
   for key in rsa1 ec1; do
     kw_check "req -x509 self-signed with $key (engine)" self_signed_cert "$key"
     kw_check "verify $key certificate (openssl)" verify_cert "$key"
+  done
+
+  for key in ec1 rsa1; do
+    kw_check "x509 -req -CAkeyform engine $key issues a leaf (verified by openssl)" \
+      ca_issues "$key"
+  done
+  kw_check "TLS 1.3 s_server -keyform engine with ec1 (ECDSA)" tls13 ec1 ECDSA
+  kw_check "TLS 1.3 s_server -keyform engine with rsa1 (RSA-PSS)" tls13 rsa1 RSA-PSS
+
+  for key in rsa1 ec1; do
+    kw_check "storeutl org.openssl.engine:pkcs11: $key matches pkcs11-tool" storeutl_key "$key"
   done
 
   kw_finish
