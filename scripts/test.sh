@@ -45,8 +45,8 @@ main() {
   unset P11_QUIRKS
 
   stage "install test dependencies" scripts/install-test-deps.sh || { summary; exit 1; }
-  stage "cargo build --release --bins --examples ${CARGO_LOCK_FLAG[*]}" \
-    cargo build --release --bins --examples "${CARGO_LOCK_FLAG[@]}" || { summary; exit 1; }
+  stage "cargo build --release --lib --bins --examples ${CARGO_LOCK_FLAG[*]}" \
+    cargo build --release --lib --bins --examples "${CARGO_LOCK_FLAG[@]}" || { summary; exit 1; }
   stage "cargo test --release ${CARGO_LOCK_FLAG[*]}" \
     cargo test --release "${CARGO_LOCK_FLAG[@]}" || true
   stage "interop (MODULE=target/release/libkeyward.so)" interop/run-all.sh || true
