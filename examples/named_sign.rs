@@ -9,7 +9,9 @@
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::Attribute;
-use cryptoki_sys::{CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_USER_TYPE, CK_UTF8CHAR, CKR_OK, CKU_USER};
+use cryptoki_sys::{
+    CKR_OK, CKU_USER, CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_USER_TYPE, CK_UTF8CHAR,
+};
 
 type LoginUser = unsafe extern "C" fn(
     CK_SESSION_HANDLE,
