@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 /// user's `~/.config/pkcs11/modules` otherwise (see pkcs11.conf(5)).
 pub fn default_p11_kit_dir() -> PathBuf {
     use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
     match std::env::var_os("HOME").filter(|_| !root) {
         Some(home) => PathBuf::from(home).join(".config/pkcs11/modules"),
         None => PathBuf::from("/etc/pkcs11/modules"),
@@ -22,8 +24,12 @@ pub type Steps = Vec<String>;
 pub fn install(module: &Path, prefix: &Path, p11_kit_dir: Option<&Path>) -> Result<Steps, String> {
     let mut steps = Steps::new();
     let lib_dir = prefix.join("lib/pkcs11");
-    std::fs::create_dir_all(&lib_dir)
-        .map_err(|e| format!("cannot create {}: {e} (try sudo, or --prefix)", lib_dir.display()))?;
+    std::fs::create_dir_all(&lib_dir).map_err(|e| {
+        format!(
+            "cannot create {}: {e} (try sudo, or --prefix)",
+            lib_dir.display()
+        )
+    })?;
     let target = lib_dir.join("libkeyward.so");
     // Copy to a temporary name and rename: a process that has the old module loaded keeps
     // its mapping, and no process ever sees a half-written file.
@@ -62,6 +68,9 @@ mod tests {
         let installed = prefix.join("lib/pkcs11/libkeyward.so");
         assert_eq!(std::fs::read(&installed).unwrap(), b"\x7fELF module");
         let text = std::fs::read_to_string(kit.join("keyward.module")).unwrap();
-        assert!(text.contains(&format!("module: {}\n", installed.display())), "{text}");
+        assert!(
+            text.contains(&format!("module: {}\n", installed.display())),
+            "{text}"
+        );
     }
 }

@@ -315,9 +315,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 .and_then(|e| e.parent().map(|d| d.join("libkeyward.so")))
                 .filter(|p| p.exists())
                 .ok_or("libkeyward.so is not beside this keyward binary")?;
-            let kit = p11_kit.then(|| {
-                p11_kit_dir.unwrap_or_else(keyward::admin::install::default_p11_kit_dir)
-            });
+            let kit = p11_kit
+                .then(|| p11_kit_dir.unwrap_or_else(keyward::admin::install::default_p11_kit_dir));
             for step in keyward::admin::install::install(&module, &prefix, kit.as_deref())? {
                 println!("{step}");
             }

@@ -66,9 +66,25 @@ pub fn state_of(attrs: &Attributes) -> CK_ULONG {
 
 /// Today as a CK_DATE ("YYYYMMDD"), in UTC.
 pub fn today() -> [u8; 8] {
-    let d = time::OffsetDateTime::now_utc().date();
-    let s = format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day());
-    s.as_bytes().try_into().unwrap_or(*b"00000000")
+    thread_local! {
+        /// (days since the epoch, that day as YYYYMMDD): dates change once a day, and this
+        /// runs on every protect operation.
+        static CACHE: std::cell::Cell<(u64, [u8; 8])> = const { std::cell::Cell::new((u64::MAX, [0; 8])) };
+    }
+    let day = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    CACHE.with(|c| {
+        let (cached_day, text) = c.get();
+        if cached_day == day {
+            return text;
+        }
+        let d = time::OffsetDateTime::now_utc().date();
+        let s = format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day());
+        let text = s.as_bytes().try_into().unwrap_or(*b"00000000");
+        c.set((day, text));
+        text
+    })
 }
 
 /// Seconds since the Unix epoch, for CKA_KW_STATE_CHANGED.

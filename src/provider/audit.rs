@@ -108,6 +108,9 @@ impl Provider {
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
         let r = self.operation_object_unaudited(h, key, usage, m);
+        if !self.session_token(h).is_ok_and(|(_, t)| t.audits()) {
+            return r;
+        }
         let subject = match &r {
             Ok(obj) => Some(Subject::of(obj)),
             Err(_) => self.subject(h, key),

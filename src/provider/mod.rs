@@ -21,7 +21,7 @@ use cryptoki_sys::*;
 
 use crate::config::{Config, SlotConfig};
 use crate::error::{Error, Result};
-use crate::session::{Session, SessionHandle};
+use crate::session::{HandleHashing, Session, SessionHandle};
 use crate::token::{Login, Token, TokenInfo, Visibility};
 
 /// What C_GetSlotInfo reports.
@@ -47,7 +47,7 @@ struct Slot {
 /// One loaded instance of Keyward.
 pub struct Provider {
     slots: Vec<Slot>,
-    sessions: RwLock<HashMap<SessionHandle, Arc<Session>>>,
+    sessions: RwLock<HashMap<SessionHandle, Arc<Session>, HandleHashing>>,
     next_session: AtomicU64,
     saved: state::Saved,
 }
@@ -75,7 +75,7 @@ impl Provider {
             .collect();
         Self {
             slots,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::default()),
             next_session: AtomicU64::new(1),
             saved: state::Saved::default(),
         }

@@ -1,11 +1,13 @@
 //! Sessions: typed handles, the session state, and the active operations (one per kind).
 
+mod handles;
 mod output;
 
 use std::sync::{Mutex, MutexGuard};
 
 use cryptoki_sys::*;
 
+pub use handles::HandleHashing;
 pub use output::{produce, Active, Call, Out};
 
 use crate::error::{Error, Result};

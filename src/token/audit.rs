@@ -57,6 +57,11 @@ pub(super) fn open(config: &SlotConfig) -> Result<Option<AuditLog>> {
 }
 
 impl Token {
+    /// Whether this token keeps an audit trail.
+    pub fn audits(&self) -> bool {
+        self.audit.is_some()
+    }
+
     /// Record one event. Ok unless the slot is strict and the record could not be written
     /// (then CKR_DEVICE_ERROR: the caller refuses the operation).
     pub fn audit(
