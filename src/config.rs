@@ -43,6 +43,9 @@ pub struct SlotConfig {
     pub audit: bool,
     /// Refuse an operation whose audit record cannot be written (docs/audit.md).
     pub audit_strict: bool,
+    /// Coalesce identical events waiting to be written into one record with a count
+    /// (docs/audit.md); on by default, never in strict mode.
+    pub audit_coalesce: bool,
     /// Also send each committed record to syslog: "syslog" (/dev/log) or a datagram
     /// socket's path.
     pub audit_syslog: Option<String>,
@@ -62,6 +65,7 @@ impl SlotConfig {
             allow_compromised_processing: false,
             audit: true,
             audit_strict: false,
+            audit_coalesce: true,
             audit_syslog: None,
         }
     }
@@ -106,6 +110,7 @@ struct FileSlot {
     allow_compromised_processing: Option<bool>,
     audit: Option<bool>,
     audit_strict: Option<bool>,
+    audit_coalesce: Option<bool>,
     audit_syslog: Option<String>,
 }
 
@@ -134,7 +139,7 @@ impl Config {
     /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
     /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`,
     /// `allow_rsa_1024_private`, `allow_compromised_processing`, `audit`, `audit_strict`,
-    /// `audit_syslog`).
+    /// `audit_coalesce`, `audit_syslog`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             eprintln!("keyward: {e}");
@@ -168,6 +173,7 @@ impl FileSlot {
         s.allow_compromised_processing = self.allow_compromised_processing.unwrap_or(false);
         s.audit = self.audit.unwrap_or(true);
         s.audit_strict = self.audit_strict.unwrap_or(false);
+        s.audit_coalesce = self.audit_coalesce.unwrap_or(true);
         s.audit_syslog = self.audit_syslog;
         if s.pin_min_len > s.pin_max_len {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");

@@ -89,6 +89,38 @@ fn create_private(path: &Path) -> Result<()> {
 pub(super) struct Pending {
     pub(super) at: std::time::SystemTime,
     pub(super) event: Event,
+    /// Identical events coalesced into this one (1: just this one), and when the last was
+    /// reported (see `AuditLog::coalescing`).
+    pub(super) count: u64,
+    pub(super) last_at: std::time::SystemTime,
+}
+
+impl Pending {
+    pub(super) fn new(at: std::time::SystemTime, event: Event) -> Self {
+        Self {
+            at,
+            event,
+            count: 1,
+            last_at: at,
+        }
+    }
+
+    /// The event as recorded: a coalesced one says how many it stands for and until when.
+    fn into_event(self) -> Event {
+        let mut event = self.event;
+        if self.count > 1 {
+            let note = format!(
+                "count={} last={}",
+                self.count,
+                super::clock::format(self.last_at)
+            );
+            if !event.detail.is_empty() {
+                event.detail.push(' ');
+            }
+            event.detail.push_str(&note);
+        }
+        event
+    }
 }
 
 /// A record as committed by this process: what the syslog forwarder sends.
@@ -122,7 +154,8 @@ pub(super) fn append(
         for p in batch.drain(..) {
             seq += 1;
             let ok = p.event.result == "CKR_OK";
-            let record = origin.stamp(seq, super::clock::format(p.at), p.event);
+            let at = super::clock::format(p.at);
+            let record = origin.stamp(seq, at, p.into_event());
             let body =
                 encode(&record).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
             let hash = link(&prev, &body);

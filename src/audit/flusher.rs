@@ -17,9 +17,11 @@ use super::syslog::Forwarder;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// After work, the flusher polls the queue at this interval for `LINGER` before it sleeps
-/// until notified: callers then queue events without a wake-up system call.
-const POLL: Duration = Duration::from_millis(2);
-const LINGER: Duration = Duration::from_millis(100);
+/// until notified: callers then queue events without a wake-up system call. The interval is
+/// also the group-commit window of a busy log (one fsync per window, not per event); strict
+/// records, `flush` and logout wake the flusher at once.
+const POLL: Duration = Duration::from_millis(20);
+const LINGER: Duration = Duration::from_millis(200);
 
 /// Batch vectors up to this capacity are handed back for reuse.
 const SPARE_CAPACITY: usize = 1024;
@@ -243,13 +245,13 @@ impl Flusher {
 
 /// The record that says events were lost, written before the next events that succeed.
 fn lost_marker(lost: u64) -> Pending {
-    Pending {
-        at: SystemTime::now(),
-        event: Event {
+    Pending::new(
+        SystemTime::now(),
+        Event {
             operation: "audit-lost".into(),
             result: "CKR_DEVICE_ERROR".into(),
             detail: format!("records={lost}"),
             ..Event::default()
         },
-    }
+    )
 }

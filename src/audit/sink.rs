@@ -123,10 +123,15 @@ impl Shared {
 /// An append-only audit trail in its own SQLite file, written by a background thread.
 pub struct AuditLog {
     shared: Arc<Shared>,
+    /// Coalesce identical events waiting in the queue (non-strict logs only).
+    coalesce: bool,
     /// The process that opened the log: only it may stop and join the flusher.
     owner: u32,
     flusher: Option<JoinHandle<()>>,
 }
+
+/// How many of the newest waiting events `record` compares a new one with.
+const COALESCE_WINDOW: usize = 4;
 
 impl AuditLog {
     /// Open (creating) the audit database at `path` (a separate SQLite file, WAL mode,
@@ -154,9 +159,20 @@ impl AuditLog {
             .map_err(|_| Error::GeneralError)?;
         Ok(AuditLog {
             shared,
+            coalesce: false,
             owner,
             flusher: Some(handle),
         })
+    }
+
+    /// Coalesce identical events: an event equal in every field to one of the last few still
+    /// waiting for the flusher is counted into it (its record then says `count=N last=TIME`)
+    /// instead of queued again. A hot loop of the same operation on the same key then costs a
+    /// record per flush, not per operation. Never in strict mode (each caller waits for its
+    /// own commit there). Off by default.
+    pub fn coalescing(mut self, on: bool) -> Self {
+        self.coalesce = on;
+        self
     }
 
     /// Append an event: queue it and wake the flusher, then return `Ok` at once. In strict
@@ -180,8 +196,21 @@ impl AuditLog {
         if st.flusher_gone {
             return Err(Error::GeneralError);
         }
-        st.queue.push(Pending { at, event: e });
         st.queued += 1;
+        if self.coalesce && !self.shared.strict {
+            let same = st
+                .queue
+                .iter_mut()
+                .rev()
+                .take(COALESCE_WINDOW)
+                .find(|p| p.event == e);
+            if let Some(p) = same {
+                p.count += 1;
+                p.last_at = at;
+                return Ok(());
+            }
+        }
+        st.queue.push(Pending::new(at, e));
         let ticket = st.queued;
         self.shared.wake_flusher(&mut st, self.shared.strict);
         if !self.shared.strict {

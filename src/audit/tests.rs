@@ -464,3 +464,54 @@ fn read_after_pages_in_order() {
     assert_eq!(read_after(&path, u64::MAX, 100).unwrap(), []);
     assert_eq!(read_after(&path, 0, 0).unwrap(), []);
 }
+
+/// Identical events waiting together become one record that counts them; a different event
+/// in between starts a new one; the counts add up to every event reported.
+#[test]
+fn coalesced_events_keep_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = AuditLog::open(&path, false, None).unwrap().coalescing(true);
+    let sign = Event {
+        user: "op".into(),
+        operation: "sign".into(),
+        result: "CKR_OK".into(),
+        ..Event::default()
+    };
+    let other = Event {
+        operation: "verify".into(),
+        ..sign.clone()
+    };
+    for i in 0..5000 {
+        log.record(if i % 1000 == 999 {
+            other.clone()
+        } else {
+            sign.clone()
+        })
+        .unwrap();
+    }
+    log.flush().unwrap();
+    let records = crate::audit::export(&path, None, None).unwrap();
+    let count = |r: &crate::audit::Record| {
+        r.event
+            .detail
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("count="))
+            .map_or(1, |n| n.parse::<u64>().unwrap())
+    };
+    let signs: u64 = records
+        .iter()
+        .filter(|r| r.event.operation == "sign")
+        .map(count)
+        .sum();
+    let verifies: u64 = records
+        .iter()
+        .filter(|r| r.event.operation == "verify")
+        .map(count)
+        .sum();
+    assert_eq!((signs, verifies), (4995, 5));
+    assert!(records.len() < 5000, "coalesced: {} records", records.len());
+    assert!(records
+        .iter()
+        .any(|r| r.event.detail.contains(" last=") || r.event.detail.starts_with("count=")));
+}

@@ -44,7 +44,7 @@ pub(super) fn open(config: &SlotConfig) -> Result<Option<AuditLog>> {
         path => SyslogTarget::Socket(PathBuf::from(path)),
     });
     match AuditLog::open(&config.audit_path(), config.audit_strict, syslog) {
-        Ok(log) => Ok(Some(log)),
+        Ok(log) => Ok(Some(log.coalescing(config.audit_coalesce))),
         Err(e) if config.audit_strict => Err(e),
         Err(_) => {
             eprintln!(
