@@ -20,8 +20,10 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// until notified: callers then queue events without a wake-up system call. The interval is
 /// also the group-commit window of a busy log (one fsync per window, not per event); strict
 /// records, `flush` and logout wake the flusher at once.
-const POLL: Duration = Duration::from_millis(20);
-const LINGER: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(100);
+const LINGER: Duration = Duration::from_millis(1000);
+/// A queue this long is written without waiting for the window.
+const BATCH_NOW: usize = 8192;
 
 /// Batch vectors up to this capacity are handed back for reuse.
 const SPARE_CAPACITY: usize = 1024;
@@ -51,6 +53,8 @@ pub(super) struct Flusher {
     last_checkpoint: Option<Instant>,
     /// A checkpoint skipped by the rate limit is written by this time.
     checkpoint_due: Option<Instant>,
+    /// When the last batch was written: plain events wait for the next group-commit window.
+    last_write: Option<Instant>,
 }
 
 /// Marks the flusher gone when its thread ends, normally or by a panic, so that no caller
@@ -80,6 +84,7 @@ impl Flusher {
             lost: 0,
             last_checkpoint: None,
             checkpoint_due: None,
+            last_write: None,
         }
     }
 
@@ -89,6 +94,7 @@ impl Flusher {
         loop {
             let mut work = self.take(shared);
             let ok = self.write(&mut work);
+            self.last_write = Some(Instant::now());
             let stop = work.stop;
             self.settle(shared, work, ok);
             if stop {
@@ -102,16 +108,29 @@ impl Flusher {
         let mut st = shared.lock();
         let idle_since = Instant::now();
         loop {
-            let due = self.checkpoint_due.is_some_and(|t| Instant::now() >= t);
+            let now = Instant::now();
+            let due = self.checkpoint_due.is_some_and(|t| now >= t);
             let flush = st.flush_requested > st.flush_taken;
-            let wanted = !st.queue.is_empty() || flush || st.retiring.is_some() || due;
+            let queued = !st.queue.is_empty();
+            // Someone waits for this work (strict callers, flush, a full queue, a logout's
+            // checkpoint): take it now. Plain events wait for the group-commit window, so a
+            // busy log commits (and fsyncs) once per POLL, not once per event.
+            let urgent = flush
+                || st.retiring.is_some()
+                || due
+                || (queued && (shared.strict || st.waiting > 0 || st.queue.len() >= BATCH_NOW));
+            let window = self.last_write.map(|t| t + POLL).filter(|t| now < *t);
+            let wanted = urgent || (queued && window.is_none());
             if st.stop || (wanted && !st.paused) {
                 break;
             }
-            let now = Instant::now();
             let polling = now.duration_since(idle_since) < LINGER;
             let tick = polling.then(|| now + POLL);
-            let deadline = tick.into_iter().chain(self.checkpoint_due).min();
+            let deadline = tick
+                .into_iter()
+                .chain(self.checkpoint_due)
+                .chain(window.filter(|_| queued))
+                .min();
             st.flusher_waiting = true;
             st.flusher_asleep = !polling;
             st = match deadline {
@@ -131,7 +150,8 @@ impl Flusher {
         let spare = std::mem::take(&mut st.spare);
         let batch = std::mem::replace(&mut st.queue, spare);
         let first = st.taken + 1;
-        st.taken += batch.len() as u64;
+        // Tickets count events; a coalesced entry stands for `count` of them.
+        st.taken += batch.iter().map(|p| p.count).sum::<u64>();
         let flush = st.flush_requested > st.flush_taken;
         st.flush_taken = st.flush_requested;
         let retiring = st.retiring.take();
