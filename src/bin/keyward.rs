@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 #[path = "keyward/audit.rs"]
 mod audit;
+#[path = "keyward/bench.rs"]
+mod bench;
 #[path = "keyward/users.rs"]
 mod users;
 
@@ -85,6 +87,8 @@ enum Command {
         #[command(subcommand)]
         action: audit::AuditCommand,
     },
+    /// Measure operations per second of a PKCS#11 module, optionally against a second one.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -217,6 +221,9 @@ fn module_path() -> String {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(args, &cli);
+    }
     let mut admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
     admin.set_user(cli.user.clone());
     let slot = match (&cli.token, cli.slot) {
@@ -294,6 +301,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Key { action } => change_state(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Audit { action } => audit::run(&admin, slot, action)?,
+        Command::Bench(_) => {} // run above, before the configuration is loaded
         Command::Rotate {
             due,
             json,
