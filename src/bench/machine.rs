@@ -30,6 +30,15 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// /proc/loadavg as it reads now (empty where there is none).
+    pub fn loadavg() -> String {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// The first `model name` line of a /proc/cpuinfo text.
 fn cpu_model(cpuinfo: &str) -> Option<String> {
     cpuinfo

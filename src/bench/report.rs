@@ -143,6 +143,11 @@ pub struct Report {
     pub finished: String,
     /// Where it ran.
     pub machine: Machine,
+    /// /proc/loadavg when the run started and when it finished (other work on the machine
+    /// skews the numbers).
+    pub loadavg_start: String,
+    /// See `loadavg_start`.
+    pub loadavg_end: String,
     /// How.
     pub settings: Settings,
     /// Module A.
@@ -160,6 +165,8 @@ impl Report {
             tool: format!("keyward bench {}", env!("CARGO_PKG_VERSION")),
             started: now(),
             finished: String::new(),
+            loadavg_start: Machine::loadavg(),
+            loadavg_end: String::new(),
             machine,
             settings: Settings {
                 seconds: config.seconds,
@@ -175,7 +182,17 @@ impl Report {
     /// Stamp the end time.
     pub fn finish(&mut self) {
         self.finished = now();
+        self.loadavg_end = Machine::loadavg();
     }
+}
+
+/// `0.52 0.61 0.70` from a /proc/loadavg line.
+fn first_three(loadavg: &str) -> String {
+    loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn now() -> String {
@@ -230,8 +247,14 @@ pub fn table(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{} s per operation, {} thread(s); ceiling: aws-lc-rs without PKCS#11\n",
-        report.settings.seconds, report.settings.threads
+        "{} s per operation, {} thread(s); ceiling: aws-lc-rs without PKCS#11; {}, {} cores; \
+         load average {} at start, {} at end\n",
+        report.settings.seconds,
+        report.settings.threads,
+        report.machine.cpu_model,
+        report.machine.cores,
+        first_three(&report.loadavg_start),
+        first_three(&report.loadavg_end),
     );
     let header = [
         "operation",
@@ -243,7 +266,8 @@ pub fn table(report: &Report) -> String {
         "A µs/op",
         "A − ceiling µs",
     ];
-    let rows: Vec<[String; 8]> = report.rows.iter().map(table_row).collect();
+    let threads = report.settings.threads;
+    let rows: Vec<[String; 8]> = report.rows.iter().map(|r| table_row(r, threads)).collect();
     let mut widths = header.map(|h| h.chars().count());
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -281,10 +305,15 @@ pub fn table(report: &Report) -> String {
     out + &problems(report)
 }
 
-fn table_row(r: &Row) -> [String; 8] {
+/// One row's cells; a title says so when the operation ran on fewer threads than asked.
+fn table_row(r: &Row, threads: usize) -> [String; 8] {
     let opt = |v: Option<f64>, f: fn(f64) -> String| v.map_or_else(|| "–".into(), f);
+    let title = match r.a.measured() {
+        Some(m) if m.threads != threads => format!("{} ({} thread)", r.title, m.threads),
+        _ => r.title.clone(),
+    };
     [
-        r.title.clone(),
+        title,
         cell(Some(&r.a)),
         cell(r.b.as_ref()),
         opt(r.ratio_a_b, |x| format!("{x:.2}×")),
