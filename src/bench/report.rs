@@ -460,6 +460,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_row_run_on_fewer_threads_says_so() {
+        let mut report = sample(vec![(at(30.0), None, None)]);
+        report.settings.threads = 2;
+        assert!(table(&report).contains("(1 thread)"));
+        report.settings.threads = 1;
+        assert!(!table(&report).contains("(1 thread)"));
+    }
+
+    #[test]
     fn json_carries_machine_modules_and_statuses() {
         let mut report = sample(vec![(
             at(100.0),
