@@ -10,6 +10,7 @@
 mod abi;
 pub mod admin;
 pub mod audit;
+pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 #[path = "keyward/audit.rs"]
 mod audit;
+#[path = "keyward/bench.rs"]
+mod bench;
 #[path = "keyward/users.rs"]
 mod users;
 
@@ -96,6 +98,8 @@ enum Command {
         #[command(subcommand)]
         action: audit::AuditCommand,
     },
+    /// Measure operations per second of a PKCS#11 module, optionally against a second one.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -228,6 +232,9 @@ fn module_path() -> String {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(args, &cli);
+    }
     let mut admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
     admin.set_user(cli.user.clone());
     let slot = match (&cli.token, cli.slot) {
@@ -321,6 +328,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("{step}");
             }
         }
+        Command::Bench(_) => {} // run above, before the configuration is loaded
         Command::Rotate {
             due,
             json,
