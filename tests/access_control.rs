@@ -14,32 +14,7 @@ use common::{assert_rv, pin, SO_PIN, USER_PIN};
 const CKA_KW_ACL: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x0A;
 const CKA_KW_STATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
 
-type LoginUser = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_USER_TYPE,
-    *mut CK_UTF8CHAR,
-    CK_ULONG,
-    *mut CK_UTF8CHAR,
-    CK_ULONG,
-) -> CK_RV;
-
-/// C_LoginUser through the module's export.
-fn login_user(s: &Session, user_type: CK_USER_TYPE, name: &str, pin: &[u8]) -> CK_RV {
-    let f: LoginUser = common::c_fn("C_LoginUser");
-    let mut pin = pin.to_vec();
-    let mut name = name.as_bytes().to_vec();
-    // SAFETY: valid buffers with their lengths; a session of the loaded module.
-    unsafe {
-        f(
-            s.handle(),
-            user_type,
-            pin.as_mut_ptr(),
-            pin.len() as CK_ULONG,
-            name.as_mut_ptr(),
-            name.len() as CK_ULONG,
-        )
-    }
-}
+use common::login_user;
 
 /// A token with one user of each named role (PIN = "<name>-pin-1"), added by the admin
 /// with `keyward user add`.

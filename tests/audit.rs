@@ -13,30 +13,9 @@ use cryptoki_sys::*;
 use common::child::{child_context, run_child};
 use common::{assert_rv, pin, SO_PIN, USER_PIN};
 
-type LoginUser = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_USER_TYPE,
-    *mut CK_UTF8CHAR,
-    CK_ULONG,
-    *mut CK_UTF8CHAR,
-    CK_ULONG,
-) -> CK_RV;
-
+/// C_LoginUser as a named CKU_USER.
 fn login_user(s: &Session, name: &str, pin: &str) -> CK_RV {
-    let f: LoginUser = common::c_fn("C_LoginUser");
-    let mut pin = pin.as_bytes().to_vec();
-    let mut name = name.as_bytes().to_vec();
-    // SAFETY: valid buffers with their lengths; a session of the loaded module.
-    unsafe {
-        f(
-            s.handle(),
-            CKU_USER,
-            pin.as_mut_ptr(),
-            pin.len() as CK_ULONG,
-            name.as_mut_ptr(),
-            name.len() as CK_ULONG,
-        )
-    }
+    common::login_user(s, CKU_USER, name, pin.as_bytes())
 }
 
 /// `keyward --slot INDEX ARGS` with `env`.

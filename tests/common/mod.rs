@@ -241,3 +241,35 @@ pub fn keyward_cli_output(args: &[&str], env: &[(&str, &str)]) -> std::process::
     }
     cmd.output().expect("run keyward")
 }
+
+/// `C_LoginUser` (PKCS#11 3.0), which `cryptoki` does not wrap, through the module's export.
+pub fn login_user(
+    s: &Session,
+    user_type: cryptoki_sys::CK_USER_TYPE,
+    name: &str,
+    pin: &[u8],
+) -> cryptoki_sys::CK_RV {
+    use cryptoki_sys::{CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_USER_TYPE, CK_UTF8CHAR};
+    type LoginUser = unsafe extern "C" fn(
+        CK_SESSION_HANDLE,
+        CK_USER_TYPE,
+        *mut CK_UTF8CHAR,
+        CK_ULONG,
+        *mut CK_UTF8CHAR,
+        CK_ULONG,
+    ) -> CK_RV;
+    let f: LoginUser = c_fn("C_LoginUser");
+    let mut pin = pin.to_vec();
+    let mut name = name.as_bytes().to_vec();
+    // SAFETY: valid buffers with their lengths; a session of the loaded module.
+    unsafe {
+        f(
+            s.handle(),
+            user_type,
+            pin.as_mut_ptr(),
+            pin.len() as CK_ULONG,
+            name.as_mut_ptr(),
+            name.len() as CK_ULONG,
+        )
+    }
+}
