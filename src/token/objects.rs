@@ -40,7 +40,16 @@ pub(crate) struct Table {
     entries: BTreeMap<ObjectHandle, Entry>,
     by_uid: HashMap<String, ObjectHandle>,
     counter: Option<u64>,
+    /// Handles by CKA_ID and by CKA_LABEL value, newest first: built on the first search that
+    /// can use it, dropped by every change to the table (see [`Table::entries_mut`]).
+    index: std::sync::OnceLock<Index>,
 }
+
+/// (attribute type, value) → handles, newest first.
+type Index = HashMap<(CK_ATTRIBUTE_TYPE, Vec<u8>), Vec<ObjectHandle>>;
+
+/// The attributes searches are indexed on: what tools look keys up by.
+const INDEXED: [CK_ATTRIBUTE_TYPE; 2] = [CKA_ID, CKA_LABEL];
 
 impl Table {
     pub(crate) fn new(handles: Arc<AtomicU64>) -> Self {
@@ -49,7 +58,37 @@ impl Table {
             entries: BTreeMap::new(),
             by_uid: HashMap::new(),
             counter: None,
+            index: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The entries, for a change: the search index no longer holds.
+    fn entries_mut(&mut self) -> &mut BTreeMap<ObjectHandle, Entry> {
+        self.index.take();
+        &mut self.entries
+    }
+
+    /// Candidate handles for `template` (newest first): from the index when the template
+    /// names an indexed attribute, else every handle.
+    fn candidates(&self, template: &Attributes) -> Vec<ObjectHandle> {
+        let key = INDEXED
+            .iter()
+            .find_map(|t| template.get(*t).map(|v| (*t, v.to_vec())));
+        let Some(key) = key else {
+            return self.entries.keys().rev().copied().collect();
+        };
+        let index = self.index.get_or_init(|| {
+            let mut index = Index::new();
+            for (h, e) in self.entries.iter().rev() {
+                for t in INDEXED {
+                    if let Some(v) = e.obj.attrs().get(t) {
+                        index.entry((t, v.to_vec())).or_default().push(*h);
+                    }
+                }
+            }
+            index
+        });
+        index.get(&key).cloned().unwrap_or_default()
     }
 
     fn handle_for(&mut self, uid: &str) -> ObjectHandle {
@@ -62,7 +101,7 @@ impl Table {
     }
 
     pub(crate) fn clear_token_objects(&mut self) {
-        self.entries.retain(|_, e| e.session.is_some());
+        self.entries_mut().retain(|_, e| e.session.is_some());
         self.counter = None;
     }
 
@@ -74,7 +113,7 @@ impl Table {
         generation: i64,
     ) -> ObjectHandle {
         let h = self.handle_for(&uid);
-        self.entries.insert(
+        self.entries_mut().insert(
             h,
             Entry {
                 obj,
@@ -156,7 +195,7 @@ impl Token {
         let mut st = self.write()?;
         let live: std::collections::HashSet<&String> = versions.iter().map(|(u, _)| u).collect();
         st.objects
-            .entries
+            .entries_mut()
             .retain(|_, e| e.session.is_some() || live.contains(&e.uid));
         for (uid, generation, obj) in fresh {
             st.objects.insert(uid, Arc::new(obj), None, generation);
@@ -222,7 +261,7 @@ impl Token {
         let mut st = self.write()?;
         let e = st
             .objects
-            .entries
+            .entries_mut()
             .get_mut(&h)
             .ok_or(Error::ObjectHandleInvalid)?;
         e.obj = Arc::new(obj);
@@ -236,7 +275,7 @@ impl Token {
         if is_token {
             self.store.delete_object(&uid)?;
         }
-        self.write()?.objects.entries.remove(&h);
+        self.write()?.objects.entries_mut().remove(&h);
         Ok(())
     }
 
@@ -256,13 +295,16 @@ impl Token {
     /// Handles of the visible objects matching `template`, newest first.
     pub fn find(&self, template: &Attributes, vis: Visibility) -> Result<Vec<ObjectHandle>> {
         let st = self.read()?;
-        Ok(st
-            .objects
-            .entries
-            .iter()
-            .rev()
-            .filter(|(_, e)| vis.can_see(&e.obj) && e.obj.attrs().matches(template))
-            .map(|(h, _)| *h)
+        let table = &st.objects;
+        Ok(table
+            .candidates(template)
+            .into_iter()
+            .filter(|h| {
+                table
+                    .entries
+                    .get(h)
+                    .is_some_and(|e| vis.can_see(&e.obj) && e.obj.attrs().matches(template))
+            })
             .collect())
     }
 
@@ -270,7 +312,7 @@ impl Token {
     pub fn drop_session_objects(&self, session: SessionHandle) -> Result<()> {
         self.write()?
             .objects
-            .entries
+            .entries_mut()
             .retain(|_, e| e.session != Some(session));
         Ok(())
     }
