@@ -150,14 +150,19 @@ impl Provider {
         self.login_audited(h, &name, r)
     }
 
-    /// Record a login; a strict slot that cannot record a successful one logs out again.
+    /// Record a login, on disk before the call returns (a failed attempt must be in the
+    /// trail even if the process is killed right after); a strict slot that cannot record a
+    /// successful one logs out again.
     fn login_audited(&self, h: CK_SESSION_HANDLE, who: &str, r: Result<()>) -> Result<()> {
         let ok = r.is_ok();
         let r = self.audited(h, "login", None, None, format!("as={who}"), r);
+        let Ok((_, token)) = self.session_token(h) else {
+            return r;
+        };
+        // A non-strict slot reports a failed write on stderr; the login's outcome stands.
+        let _ = token.audit_flush();
         if ok && r.is_err() {
-            if let Ok((_, token)) = self.session_token(h) {
-                let _ = token.logout();
-            }
+            let _ = token.logout();
         }
         r
     }
