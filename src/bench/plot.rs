@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 
 use super::report::{fmt_rate, Outcome, Report, Row};
 
-const WIDTH: f64 = 1060.0;
-const LABEL_RIGHT: f64 = 350.0;
-const PLOT_LEFT: f64 = 360.0;
-const PLOT_RIGHT: f64 = 960.0;
+const WIDTH: f64 = 1090.0;
+const LABEL_RIGHT: f64 = 380.0;
+const PLOT_LEFT: f64 = 390.0;
+const PLOT_RIGHT: f64 = 990.0;
 const TOP: f64 = 86.0;
 const BAR: f64 = 11.0;
 const GAP: f64 = 9.0;
@@ -181,7 +181,7 @@ fn bars_for(s: &mut String, row: &Row, axis: Axis, y: f64, compare: bool) {
         let _ = match outcome.and_then(Outcome::rate) {
             Some(rate) => writeln!(
                 s,
-                r#"<rect class="{class}" x="{PLOT_LEFT}" y="{top:.1}" width="{:.1}" height="{}" fill="{color}"/><text x="{:.1}" y="{:.1}" font-size="9">{}</text>"#,
+                r#"<rect class="{class}" x="{PLOT_LEFT}" y="{top:.1}" width="{:.1}" height="{}" fill="{color}"/><text x="{:.1}" y="{:.1}" font-size="9" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,
                 (axis.x(rate) - PLOT_LEFT).max(1.0),
                 BAR - 1.0,
                 axis.x(rate) + 3.0,
@@ -204,7 +204,7 @@ fn bars_for(s: &mut String, row: &Row, axis: Axis, y: f64, compare: bool) {
         let x = axis.x(rate);
         let _ = writeln!(
             s,
-            r#"<line class="ceiling" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black" stroke-width="2"/>"#,
+            r##"<line class="ceiling" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#222" stroke-width="2"/>"##,
             y - 2.0,
             y + block + 1.0
         );

@@ -195,9 +195,11 @@ fn first_three(loadavg: &str) -> String {
         .join(" ")
 }
 
+/// UTC now, RFC 3339 to the second.
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    let t = time::OffsetDateTime::now_utc();
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
