@@ -1,6 +1,8 @@
 //! A quick look at the per-operation cost of the hot path: HMAC-SHA256 (64 bytes) and
 //! ECDSA P-256 signatures with a token key, single thread. Not a benchmark suite (issue 8).
 //! Usage: KEYWARD_DIR=... KEYWARD_PIN=... cargo run --release --example hot_path
+//! (HOT_PATH_ONLY=HMAC or ECDSA runs only that one and HOT_PATH_SCALE=N N times as many,
+//! e.g. under `perf record`).
 
 use std::time::Instant;
 
@@ -42,6 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("HMAC-SHA256 64 B", Mechanism::Sha256Hmac, hmac, 200_000u32),
         ("ECDSA P-256 SHA-256", Mechanism::EcdsaSha256, ec, 20_000),
     ] {
+        if std::env::var("HOT_PATH_ONLY").is_ok_and(|only| !name.starts_with(&only)) {
+            continue;
+        }
+        let scale: u32 = std::env::var("HOT_PATH_SCALE").map_or(1, |v| v.parse().unwrap_or(1));
+        let n = n * scale;
         let start = Instant::now();
         for _ in 0..n {
             s.sign(&mech, key, &data)?;

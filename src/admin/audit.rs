@@ -16,7 +16,7 @@ impl Admin {
         &self,
         slot: CK_SLOT_ID,
         pin: &[u8],
-        op: &str,
+        op: &'static str,
         f: impl FnOnce(&std::path::Path, &[u8; 32]) -> Result<T>,
     ) -> Result<T> {
         let p = &self.provider;

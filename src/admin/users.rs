@@ -28,7 +28,7 @@ impl Admin {
         &self,
         slot: CK_SLOT_ID,
         admin_pin: &[u8],
-        op: &str,
+        op: &'static str,
         detail: String,
         f: impl FnOnce(&Token) -> Result<T>,
     ) -> Result<T> {

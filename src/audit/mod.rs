@@ -86,6 +86,7 @@ mod query;
 mod record;
 mod sink;
 mod syslog;
+mod text;
 
 #[cfg(test)]
 mod tests;
@@ -97,3 +98,4 @@ pub use query::{export, read_after, verify};
 pub use record::{parse_record, Event, Record};
 pub use sink::AuditLog;
 pub use syslog::SyslogTarget;
+pub use text::Text;

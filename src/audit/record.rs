@@ -2,32 +2,33 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Text;
 use crate::error::{Error, Result};
 
 /// What a caller reports; the sink adds seq, time, host, pid, process.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Event {
     /// Login name ("" when no one is logged in).
-    pub user: String,
+    pub user: Text,
     /// "admin", "key-manager", "operator", "auditor", "user", or "".
-    pub role: String,
+    pub role: Text,
     /// Token label.
-    pub token: String,
+    pub token: Text,
     /// Session handle, 0 when none.
     pub session: u64,
     /// E.g. "login", "sign", "generate-key", "destroy-object", "state-change", "user-add",
     /// "policy-denied".
-    pub operation: String,
+    pub operation: Text,
     /// Object unique id, "" when none.
-    pub object_uid: String,
+    pub object_uid: Text,
     /// Object label, "" when none.
-    pub object_label: String,
+    pub object_label: Text,
     /// Object (key) version, 0 when none.
     pub object_version: u64,
     /// E.g. "CKM_ECDSA_SHA256", "" when none.
-    pub mechanism: String,
+    pub mechanism: Text,
     /// CKR name, e.g. "CKR_OK", "CKR_KEY_FUNCTION_NOT_PERMITTED".
-    pub result: String,
+    pub result: Text,
     /// Free text, never secrets (e.g. "reason=superseded", "to=suspended").
     pub detail: String,
 }

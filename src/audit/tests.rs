@@ -25,7 +25,7 @@ pub(super) fn ev(op: &str, i: u64) -> Event {
         role: "operator".into(),
         token: "tok".into(),
         session: i,
-        operation: op.into(),
+        operation: op.to_owned().into(),
         mechanism: "CKM_ECDSA_SHA256".into(),
         result: "CKR_OK".into(),
         detail: format!("i={i}"),

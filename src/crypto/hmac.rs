@@ -5,13 +5,19 @@ use zeroize::Zeroizing;
 
 use super::digest::DigestAlg;
 use super::ffi::HmacCtx;
+use super::prepared::HmacKey;
 use super::{CryptoError, Result};
 
 /// Multi-part HMAC computation. The keyed state lives in an aws-lc `HMAC_CTX`, cleansed on
-/// drop.
+/// drop: our own, or a copy of a [`HmacKey`]'s prepared one.
 pub struct Hmac {
     alg: DigestAlg,
-    ctx: HmacCtx,
+    ctx: Engine,
+}
+
+enum Engine {
+    Keyed(HmacCtx),
+    Prepared(aws_lc_rs::hmac::Context),
 }
 
 impl core::fmt::Debug for Hmac {
@@ -28,18 +34,32 @@ impl Hmac {
     pub fn new(alg: DigestAlg, key: &[u8]) -> Result<Self> {
         Ok(Hmac {
             alg,
-            ctx: HmacCtx::new(alg, key)?,
+            ctx: Engine::Keyed(HmacCtx::new(alg, key)?),
         })
+    }
+
+    /// Starts an HMAC from a key prepared for `alg` (no key schedule per operation).
+    pub fn prepared(alg: DigestAlg, key: &HmacKey) -> Self {
+        Hmac {
+            alg,
+            ctx: Engine::Prepared(key.start()),
+        }
     }
 
     /// Feeds more data.
     pub fn update(&mut self, d: &[u8]) {
-        self.ctx.update(d);
+        match &mut self.ctx {
+            Engine::Keyed(c) => c.update(d),
+            Engine::Prepared(c) => c.update(d),
+        }
     }
 
     /// Returns the full-length tag (`alg.output_len()` bytes).
     pub fn finish(self) -> Zeroizing<Vec<u8>> {
-        self.ctx.finish()
+        match self.ctx {
+            Engine::Keyed(c) => c.finish(),
+            Engine::Prepared(c) => Zeroizing::new(c.sign().as_ref().to_vec()),
+        }
     }
 
     /// Verifies a full-length `tag` in constant time.

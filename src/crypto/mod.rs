@@ -14,6 +14,7 @@ pub mod ec;
 pub mod ffi;
 pub mod hmac;
 pub mod kdf;
+pub mod prepared;
 pub mod keywrap;
 pub mod rng;
 pub mod rsa;

@@ -9,6 +9,7 @@ use super::ops::{crypto_error, Context};
 use super::param::{MechanismRequest, Param};
 use super::{Cipher, Generated, Info, Mechanism};
 use crate::crypto::aes::{AesCipher, AesMode};
+use crate::crypto::prepared::GCM_TAG_LEN;
 use crate::error::{Error, Result};
 use crate::object::key::KeyMaterial;
 use crate::object::Attributes;
@@ -65,12 +66,56 @@ impl Cipher for Stream {
     }
 }
 
-fn start(m: &MechanismRequest, key: &KeyMaterial, encrypt: bool) -> Result<Box<dyn Cipher>> {
-    let mode = mode(m)?;
+/// AES-GCM with a 12-byte IV and a 16-byte tag, on a 128- or 256-bit key: C_Encrypt and
+/// C_Decrypt seal or open in one call from the key's prepared state (no key schedule or
+/// GHASH table per operation); a first C_*Update or C_*Final builds the streaming cipher.
+struct PreparedGcm {
+    key: Arc<KeyMaterial>,
+    mode: AesMode,
+    encrypt: bool,
+    stream: Option<Stream>,
+}
+
+impl PreparedGcm {
+    fn stream(&mut self) -> Result<&mut Stream> {
+        if self.stream.is_none() {
+            self.stream = Some(stream(&self.key, &self.mode, self.encrypt)?);
+        }
+        self.stream.as_mut().ok_or(Error::GeneralError)
+    }
+}
+
+impl Cipher for PreparedGcm {
+    fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.stream()?.update(data)
+    }
+
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.stream()?.finish()
+    }
+
+    fn one_shot(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let (KeyMaterial::Secret(secret), AesMode::Gcm { iv, aad, .. }, None) =
+            (&*self.key, &self.mode, &self.stream)
+        else {
+            let mut out = self.update(data)?;
+            out.extend_from_slice(&self.finish()?);
+            return Ok(out);
+        };
+        let gcm = secret.gcm().ok_or(Error::GeneralError)?;
+        if self.encrypt {
+            gcm.seal(iv, aad, data).map_err(crypto_error(Context::Encrypt))
+        } else {
+            gcm.open(iv, aad, data).map_err(crypto_error(Context::Decrypt))
+        }
+    }
+}
+
+fn stream(key: &KeyMaterial, mode: &AesMode, encrypt: bool) -> Result<Stream> {
     let KeyMaterial::Secret(bytes) = key else {
         return Err(Error::KeyTypeInconsistent);
     };
-    let cipher = AesCipher::new(bytes, &mode, encrypt).map_err(|e| match e {
+    let cipher = AesCipher::new(bytes, mode, encrypt).map_err(|e| match e {
         crate::crypto::CryptoError::BadKey => Error::KeyTypeInconsistent,
         _ => Error::MechanismParamInvalid,
     })?;
@@ -79,10 +124,29 @@ fn start(m: &MechanismRequest, key: &KeyMaterial, encrypt: bool) -> Result<Box<d
     } else {
         Context::Decrypt
     };
-    Ok(Box::new(Stream {
+    Ok(Stream {
         cipher: Some(cipher),
         ctx,
-    }))
+    })
+}
+
+fn start(m: &MechanismRequest, key: &Arc<KeyMaterial>, encrypt: bool) -> Result<Box<dyn Cipher>> {
+    let mode = mode(m)?;
+    let prepared = match (&**key, &mode) {
+        (KeyMaterial::Secret(secret), AesMode::Gcm { iv, tag_bits, .. }) => {
+            iv.len() == 12 && *tag_bits as usize == 8 * GCM_TAG_LEN && secret.gcm().is_some()
+        }
+        _ => false,
+    };
+    if prepared {
+        return Ok(Box::new(PreparedGcm {
+            key: Arc::clone(key),
+            mode,
+            encrypt,
+            stream: None,
+        }));
+    }
+    Ok(Box::new(stream(key, &mode, encrypt)?))
 }
 
 impl Mechanism for Aes {

@@ -57,7 +57,7 @@ impl Mechanism for Hkdf {
             }
             .map_err(|_| Error::GeneralError)?
         } else {
-            ikm.clone()
+            (**ikm).clone()
         };
         if !expand {
             return match len {

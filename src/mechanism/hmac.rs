@@ -63,10 +63,13 @@ impl MacEngine for hmac::Hmac {
 fn start(m: &MechanismRequest, key: &KeyMaterial) -> Result<Mac> {
     let (alg, general) = alg(m.ty)?;
     let len = tag_len(m, general, alg.output_len())?;
-    let KeyMaterial::Secret(bytes) = key else {
+    let KeyMaterial::Secret(secret) = key else {
         return Err(Error::KeyTypeInconsistent);
     };
-    let engine = hmac::Hmac::new(alg, bytes).map_err(|_| Error::KeyTypeInconsistent)?;
+    let engine = match secret.hmac(alg) {
+        Some(prepared) => hmac::Hmac::prepared(alg, prepared),
+        None => hmac::Hmac::new(alg, secret).map_err(|_| Error::KeyTypeInconsistent)?,
+    };
     Ok(Mac::new(Box::new(engine), len))
 }
 

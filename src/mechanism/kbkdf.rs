@@ -166,7 +166,7 @@ mod tests {
         let ours = Kbkdf
             .derive(
                 &m,
-                &KeyMaterial::Secret(Zeroizing::new(key.to_vec())),
+                &KeyMaterial::Secret(Zeroizing::new(key.to_vec()).into()),
                 Some(70),
             )
             .unwrap();

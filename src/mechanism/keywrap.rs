@@ -34,7 +34,7 @@ fn padded(m: &MechanismRequest) -> Result<bool> {
 
 fn secret(key: &Arc<KeyMaterial>) -> Result<Zeroizing<Vec<u8>>> {
     match &**key {
-        KeyMaterial::Secret(k) => Ok(k.clone()),
+        KeyMaterial::Secret(k) => Ok((**k).clone()),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }

@@ -51,7 +51,7 @@ impl MessageCipher {
             return Err(Error::KeyTypeInconsistent);
         };
         Ok(Self {
-            key: key.clone(),
+            key: (**key).clone(),
             encrypt,
             counter: 0,
             current: None,
@@ -226,7 +226,7 @@ mod tests {
         let m = MechanismRequest::new(CKM_AES_GCM, Param::None);
         MessageCipher::new(
             &m,
-            &KeyMaterial::Secret(Zeroizing::new(vec![3; 16])),
+            &KeyMaterial::Secret(Zeroizing::new(vec![3; 16]).into()),
             encrypt,
         )
         .unwrap()

@@ -28,6 +28,13 @@ pub trait Verifier: Send {
 pub trait Cipher: Send {
     fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
     fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>>;
+    /// The whole operation on `data` in one call (C_Encrypt, C_Decrypt): `update` then
+    /// `finish`, unless the cipher has a faster way.
+    fn one_shot(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let mut out = self.update(data)?;
+        out.extend_from_slice(&self.finish()?);
+        Ok(out)
+    }
 }
 
 /// An active digest operation.

@@ -22,7 +22,7 @@ pub enum KeyMaterial {
     MontgomeryPrivate(Zeroizing<Vec<u8>>),
     MontgomeryPublic(Vec<u8>),
     /// AES or generic secret key bytes.
-    Secret(Zeroizing<Vec<u8>>),
+    Secret(super::secret::SecretKey),
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -159,7 +159,7 @@ impl KeyMaterial {
                 Self::MontgomeryPublic(curve25519_point(need(attrs, CKA_EC_POINT)?)?)
             }
             (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => {
-                Self::Secret(Zeroizing::new(need(attrs, CKA_VALUE)?.to_vec()))
+                Self::Secret(Zeroizing::new(need(attrs, CKA_VALUE)?.to_vec()).into())
             }
             _ => return Err(Error::KeyTypeInconsistent),
         })

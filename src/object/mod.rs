@@ -4,6 +4,7 @@ pub mod attr;
 pub mod key;
 pub mod pkcs8;
 pub mod rules;
+pub mod secret;
 pub mod template;
 pub mod vendor;
 
@@ -33,6 +34,15 @@ pub struct Object {
     shape: Shape,
     attrs: Attributes,
     key: OnceLock<std::result::Result<Arc<KeyMaterial>, Error>>,
+    names: OnceLock<Names>,
+}
+
+/// CKA_UNIQUE_ID and CKA_LABEL as text (invalid UTF-8 replaced), decoded once per object:
+/// every audit record of an operation with the object carries them.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub uid: Arc<str>,
+    pub label: Arc<str>,
 }
 
 impl std::fmt::Debug for Object {
@@ -51,6 +61,7 @@ impl Object {
             shape,
             attrs,
             key: OnceLock::new(),
+            names: OnceLock::new(),
         })
     }
 
@@ -78,6 +89,17 @@ impl Object {
         self.attrs
             .get(CKA_UNIQUE_ID)
             .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// Its unique id and label as text, decoded on first use and cached with the object.
+    pub fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
+            let text = |t| String::from_utf8_lossy(self.attrs.get(t).unwrap_or_default()).into();
+            Names {
+                uid: text(CKA_UNIQUE_ID),
+                label: text(CKA_LABEL),
+            }
+        })
     }
 
     /// Whether a key attribute guarding an operation (CKA_SIGN, CKA_ENCRYPT …) is set.

@@ -70,7 +70,7 @@ impl Acl {
         self.0.iter().any(|e| {
             let named = match &e.who {
                 Who::Anyone => true,
-                Who::User(n) => *n == p.name,
+                Who::User(n) => **n == *p.name,
                 Who::Role(r) => *r == p.role,
             };
             named && e.classes.contains(&class)

@@ -82,7 +82,8 @@ impl Role {
 /// The identity behind a login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
-    pub name: String,
+    /// Shared: every audit record of the session carries it.
+    pub name: std::sync::Arc<str>,
     pub role: Role,
 }
 

@@ -58,7 +58,7 @@ fn change_detail(template: &Attributes) -> String {
 fn audited<T>(
     token: &Token,
     h: CK_SESSION_HANDLE,
-    op: &str,
+    op: &'static str,
     subject: Option<&Subject>,
     mech: Option<CK_MECHANISM_TYPE>,
     detail: String,
@@ -77,7 +77,7 @@ impl Provider {
     fn audited<T>(
         &self,
         h: CK_SESSION_HANDLE,
-        op: &str,
+        op: &'static str,
         subject: Option<&Subject>,
         mech: Option<CK_MECHANISM_TYPE>,
         detail: String,
@@ -107,15 +107,17 @@ impl Provider {
         usage: CK_ATTRIBUTE_TYPE,
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
-        let r = self.operation_object_unaudited(h, key, usage, m);
-        if !self.session_token(h).is_ok_and(|(_, t)| t.audits()) {
+        let (_, token) = self.session_token(h)?;
+        let r = self.operation_object_unaudited(token, h, key, usage, m);
+        if !token.audits() {
             return r;
         }
         let subject = match &r {
             Ok(obj) => Some(Subject::of(obj)),
             Err(_) => self.subject(h, key),
         };
-        self.audited(
+        audited(
+            token,
             h,
             use_name(usage),
             subject.as_ref(),

@@ -11,7 +11,7 @@ use crate::mechanism::{self, MechanismRequest, Param};
 use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
 use crate::object::vendor::{
-    CKA_KW_COPY_OF, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM,
+    CKA_KW_COPY_OF, CKA_KW_ROTATION_PERIOD, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM,
 };
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
@@ -42,23 +42,18 @@ fn feed<T>(slot: &mut Option<T>, f: impl FnOnce(&mut T) -> Result<()>) -> Result
     r
 }
 
-fn concat(mut a: Zeroizing<Vec<u8>>, b: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
-    a.extend_from_slice(&b);
-    a
-}
-
 impl Provider {
     /// The key object behind `key` for an operation needing `usage` with mechanism `m`:
     /// CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED,
     /// CKR_MECHANISM_INVALID.
     pub(super) fn operation_object_unaudited(
         &self,
+        token: &crate::token::Token,
         h: CK_SESSION_HANDLE,
         key: CK_OBJECT_HANDLE,
         usage: CK_ATTRIBUTE_TYPE,
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
-        let (_, token) = self.session_token(h)?;
         // Another process may have changed the key's lifecycle: one stat of the WAL file when
         // nothing changed, a reload of the changed objects when something did.
         token.sync_if_written()?;
@@ -132,8 +127,10 @@ impl Provider {
         obj: Arc<Object>,
         kind: Use,
     ) -> Result<Arc<Object>> {
+        // The clock is read only for a key that has a rotation period.
         let due = kind == Use::Protect
             && obj.class() == CKO_SECRET_KEY
+            && obj.attrs().get(CKA_KW_ROTATION_PERIOD).is_some()
             && lifecycle::rotation_due(obj.attrs(), lifecycle::now_seconds());
         if !due || !self.session(h)?.rw {
             return Ok(obj);
@@ -306,7 +303,7 @@ impl Provider {
             &mut ops.encrypt
         };
         produce(slot, Call::Single, cap, true, |op| {
-            Ok(concat(op.update(data)?, op.finish()?))
+            op.one_shot(data)
         })
     }
 

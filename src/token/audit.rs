@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use cryptoki_sys::*;
 
 use super::Token;
-use crate::audit::{AuditLog, Event, SyslogTarget};
+use crate::audit::{AuditLog, Event, SyslogTarget, Text};
 use crate::config::SlotConfig;
 use crate::error::{Error, Result};
 use crate::object::vendor::CKA_KW_VERSION;
@@ -15,18 +15,18 @@ use crate::object::Object;
 /// The object an event is about.
 #[derive(Clone, Debug, Default)]
 pub struct Subject {
-    pub uid: String,
-    pub label: String,
+    pub uid: Text,
+    pub label: Text,
     pub version: u64,
 }
 
 impl Subject {
     pub fn of(obj: &Object) -> Self {
         let a = obj.attrs();
-        let text = |t| String::from_utf8_lossy(a.get(t).unwrap_or_default()).into_owned();
+        let names = obj.names();
         Self {
-            uid: text(CKA_UNIQUE_ID),
-            label: text(CKA_LABEL),
+            uid: Text::Shared(names.uid.clone()),
+            label: Text::Shared(names.label.clone()),
             #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
             version: a.ulong(CKA_KW_VERSION).unwrap_or(0) as u64,
         }
@@ -67,7 +67,7 @@ impl Token {
     pub fn audit(
         &self,
         session: CK_SESSION_HANDLE,
-        operation: &str,
+        operation: &'static str,
         subject: Option<&Subject>,
         mechanism: Option<CK_MECHANISM_TYPE>,
         result: std::result::Result<(), Error>,
@@ -77,8 +77,8 @@ impl Token {
             return Ok(());
         };
         let (user, role) = match self.read()?.principal.as_ref() {
-            Some(p) => (p.name.clone(), p.role.name().to_owned()),
-            None => (String::new(), String::new()),
+            Some(p) => (Text::Shared(p.name.clone()), Text::Static(p.role.name())),
+            None => (Text::default(), Text::default()),
         };
         let subject = subject.cloned().unwrap_or_default();
         log.record(Event {
@@ -87,18 +87,18 @@ impl Token {
             token: self.label()?,
             #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
             session: session as u64,
-            operation: operation.to_owned(),
+            operation: operation.into(),
             object_uid: subject.uid,
             object_label: subject.label,
             object_version: subject.version,
             mechanism: mechanism
-                .map(|m| crate::mechanism::names::name(m).into_owned())
+                .map(|m| crate::mechanism::names::name(m).into())
                 .unwrap_or_default(),
             result: match result {
                 Ok(()) => "CKR_OK",
                 Err(e) => e.ckr_name(),
             }
-            .to_owned(),
+            .into(),
             detail,
         })
     }
@@ -128,7 +128,9 @@ impl Token {
     }
 
     /// The token label, cached (records carry it).
-    pub fn label(&self) -> Result<String> {
-        Ok(self.label.read().map_err(|_| Error::GeneralError)?.clone())
+    pub fn label(&self) -> Result<Text> {
+        Ok(Text::Shared(
+            self.label.read().map_err(|_| Error::GeneralError)?.clone(),
+        ))
     }
 }

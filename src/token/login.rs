@@ -61,7 +61,7 @@ impl Token {
             &so,
         )?;
         if let Ok(mut l) = self.label.write() {
-            label.clone_into(&mut l);
+            *l = label.into();
         }
         let mut st = self.write()?;
         st.login = Login::Public;

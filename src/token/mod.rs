@@ -57,7 +57,7 @@ pub struct Token {
     watch: watch::WalWatch,
     audit: Option<crate::audit::AuditLog>,
     /// The token label (audit records carry it); set at open and by C_InitToken.
-    label: RwLock<String>,
+    label: RwLock<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for Token {
@@ -97,7 +97,7 @@ impl Token {
         let label = store.token()?.map(|t| t.label).unwrap_or_default();
         Ok(Self {
             audit: audit::open(&config)?,
-            label: RwLock::new(label),
+            label: RwLock::new(label.into()),
             watch: watch::WalWatch::new(config.db_path()),
             config,
             store: Box::new(store),

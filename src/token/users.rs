@@ -57,7 +57,7 @@ impl Token {
             return Err(Error::UserTypeInvalid);
         }
         let principal = Principal {
-            name: name.to_owned(),
+            name: name.into(),
             role,
         };
         self.enter(target, principal, tmk)
