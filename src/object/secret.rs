@@ -11,9 +11,10 @@ use crate::crypto::prepared::{GcmKey, HmacKey};
 /// AES or generic secret key bytes with their prepared states.
 pub struct SecretKey {
     bytes: Zeroizing<Vec<u8>>,
-    /// One per HMAC digest: SHA-1, SHA-224, SHA-256, SHA-384, SHA-512.
-    hmac: [OnceLock<Option<HmacKey>>; 5],
-    gcm: OnceLock<Option<GcmKey>>,
+    /// One per HMAC digest: SHA-1, SHA-224, SHA-256, SHA-384, SHA-512 (boxed: a key
+    /// never used for HMAC costs five empty cells, not five contexts).
+    hmac: [OnceLock<Option<Box<HmacKey>>>; 5],
+    gcm: OnceLock<Option<Box<GcmKey>>>,
 }
 
 impl SecretKey {
@@ -36,13 +37,15 @@ impl SecretKey {
             _ => return None,
         };
         self.hmac[i]
-            .get_or_init(|| HmacKey::new(alg, &self.bytes))
-            .as_ref()
+            .get_or_init(|| HmacKey::new(alg, &self.bytes).map(Box::new))
+            .as_deref()
     }
 
     /// The prepared AES-GCM key, for 128- and 256-bit keys.
     pub fn gcm(&self) -> Option<&GcmKey> {
-        self.gcm.get_or_init(|| GcmKey::new(&self.bytes)).as_ref()
+        self.gcm
+            .get_or_init(|| GcmKey::new(&self.bytes).map(Box::new))
+            .as_deref()
     }
 }
 
