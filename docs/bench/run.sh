@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 SECONDS_PER_OP=${SECONDS_PER_OP:-2}
+THREADS=${THREADS:-1 2}
 
 cargo build --release
 WORK=$(mktemp -d)
@@ -19,7 +20,7 @@ export SOFTHSM2_CONF=$WORK/softhsm2.conf
 target/release/keyward init --label bench
 softhsm2-util --init-token --free --label bench --so-pin "$KEYWARD_SO_PIN" --pin "$KEYWARD_PIN"
 
-for threads in 1 2; do
+for threads in $THREADS; do
   out=docs/bench/keyward-vs-softhsm$([ "$threads" = 1 ] || echo "-${threads}threads")
   target/release/keyward bench \
     --module target/release/libkeyward.so --token bench \

@@ -12,6 +12,7 @@
 //! `report` and `plot` format the results.
 
 mod ceiling;
+mod cpu;
 mod keys;
 mod machine;
 mod module;
@@ -155,16 +156,6 @@ fn measure_all(
                 })
                 .clone()
         });
-        // The object population is only needed by the find operations: drop it after the last.
-        if !specs[i + 1..]
-            .iter()
-            .any(|s| s.action.population().is_some())
-        {
-            a.drop_population(progress);
-            if let Some(m) = b.as_deref_mut() {
-                m.drop_population(progress);
-            }
-        }
         rows.push(Row::new(spec, out_a, out_b, out_c));
     }
     rows

@@ -162,8 +162,8 @@ impl Module {
         }
     }
 
-    /// Remove the object population (after the last find).
-    pub(crate) fn drop_population(&mut self, progress: &Progress) {
+    /// Remove the object population.
+    fn drop_population(&mut self, progress: &Progress) {
         if self.population.len() == 0 {
             return;
         }

@@ -216,7 +216,7 @@ impl Catalogue {
 pub const SIGN_LEN: usize = 64;
 
 /// Every operation, in the order the bench runs them (finds last: they need thousands of
-/// objects, created once and removed after the last find).
+/// objects, created before the first find and removed when the module is closed).
 pub fn catalogue() -> Vec<OpSpec> {
     let mut c = Catalogue(Vec::new());
     c.signatures();

@@ -1,6 +1,6 @@
 //! The token objects the find operations search among: small secret keys named
 //! `bench-obj-00042` (the same bytes as `CKA_ID` and `CKA_LABEL`), created before the first
-//! find and destroyed after the last.
+//! find and destroyed when the module is closed (after the table is printed).
 
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;

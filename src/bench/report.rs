@@ -326,7 +326,11 @@ fn table_row(r: &Row, threads: usize) -> [String; 8] {
     ]
 }
 
-/// Every unsupported or failed outcome, one line each.
+/// Other processes' CPU use (in cores) during a measurement above which the table notes it.
+pub const BUSY_NOTE: f64 = 0.25;
+
+/// Every unsupported or failed outcome, and every measurement other processes disturbed, one
+/// line each.
 fn problems(report: &Report) -> String {
     let mut out = String::new();
     for r in &report.rows {
@@ -342,6 +346,16 @@ fn problems(report: &Report) -> String {
                 }
                 Some(Outcome::Failed { error }) => {
                     let _ = writeln!(out, "{} on {who}: FAILED: {error}", r.id);
+                }
+                Some(Outcome::Measured(Measurement {
+                    other_cores: Some(busy),
+                    ..
+                })) if *busy > BUSY_NOTE => {
+                    let _ = writeln!(
+                        out,
+                        "{} on {who}: other processes used {busy:.2} cores meanwhile",
+                        r.id
+                    );
                 }
                 _ => {}
             }
@@ -459,6 +473,24 @@ pub(crate) mod tests {
             text.starts_with("A: a.so (Test module 1.0), token \"bench\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_disturbed_measurement_is_noted() {
+        let busy = |cores| match at(100.0) {
+            Outcome::Measured(m) => Outcome::Measured(Measurement {
+                other_cores: Some(cores),
+                ..m
+            }),
+            other => other,
+        };
+        let report = sample(vec![(busy(0.9), Some(busy(0.1)), None)]);
+        let text = table(&report);
+        assert!(
+            text.contains("on A: other processes used 0.90 cores"),
+            "{text}"
+        );
+        assert!(!text.contains("on B: other"), "{text}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::cpu::CpuSample;
 use super::{BenchError, Result};
 
 /// One thread's share of an operation: its own session (or aws-lc key) and buffers.
@@ -70,6 +71,8 @@ pub struct Measurement {
     pub ops_per_sec: f64,
     /// Mean time of one operation as one thread sees it: threads / ops_per_sec, in µs.
     pub mean_us: f64,
+    /// Cores' worth of CPU other processes used meanwhile (warm-up included), if known.
+    pub other_cores: Option<f64>,
 }
 
 impl Measurement {
@@ -93,6 +96,7 @@ impl Measurement {
             seconds,
             ops_per_sec,
             mean_us,
+            other_cores: None,
         }
     }
 }
@@ -100,6 +104,7 @@ impl Measurement {
 /// Run `factory`'s workers on `timing.threads` threads and count their steps.
 /// Errors: the first error of any worker (building it, a step, or its clean-up).
 pub(crate) fn measure(timing: Timing, factory: &Factory<'_>) -> Result<Measurement> {
+    let before = CpuSample::now();
     let barrier = Barrier::new(timing.threads);
     let counts: Vec<Result<(u64, f64)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..timing.threads)
@@ -117,7 +122,14 @@ pub(crate) fn measure(timing: Timing, factory: &Factory<'_>) -> Result<Measureme
             .collect()
     });
     let counts = counts.into_iter().collect::<Result<Vec<_>>>()?;
-    Ok(Measurement::from_threads(&counts))
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let other_cores = before
+        .zip(CpuSample::now())
+        .map(|(a, b)| a.others_until(&b, cores));
+    Ok(Measurement {
+        other_cores,
+        ..Measurement::from_threads(&counts)
+    })
 }
 
 /// One thread: build, warm up, wait for the others, measure, clean up.
