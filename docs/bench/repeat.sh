@@ -8,7 +8,7 @@ SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 REPEATS=${REPEATS:-5}
 ONLY=rsa2048-pkcs1-sign/token,p256-sign/token,p256-prehashed-sign/token,aes-gcm-16/token,hmac-sha256-64/token
 
-cargo build --release
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export KEYWARD_DIR=$WORK/keyward KEYWARD_SO_PIN=bench-so-pin-1 KEYWARD_PIN=bench-user-pin-1
