@@ -36,6 +36,12 @@
 #define CKA_KW_ACL               (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x0AUL)
 
 /*
+ * Delegation: in a slot backed by a device (an HSM's own PKCS#11 module), the CKA_ID of the
+ * device object(s) holding the key. Byte string, read-only. See docs/delegation.md.
+ */
+#define CKA_KW_DEVICE_ID         (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x0BUL)
+
+/*
  * Rotation: C_GenerateKey (secret key) or C_GenerateKeyPair (key pair) with CKM_KW_ROTATE,
  * pParameter = &hCurrentVersion (CK_OBJECT_HANDLE; the private key of a pair), empty
  * templates. Makes the next version (same attributes, new material, active) and deactivates

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
 SCRIPTS=(pkcs11-tool.sh pkcs11-tool-mechanisms.sh openssl-provider.sh lifecycle.sh
-  openssl-engine.sh nss.sh java.sh gnutls.sh p11-kit.sh python.sh access-audit.sh)
+  openssl-engine.sh nss.sh java.sh gnutls.sh p11-kit.sh python.sh access-audit.sh delegate.sh)
 passed=0
 failed=0
 

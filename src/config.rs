@@ -49,6 +49,26 @@ pub struct SlotConfig {
     /// Also send each committed record to syslog: "syslog" (/dev/log) or a datagram
     /// socket's path.
     pub audit_syslog: Option<String>,
+    /// `backend = "delegate"`: the slot's keys live on this device (docs/delegation.md).
+    pub delegate: Option<DelegateConfig>,
+}
+
+/// The device behind a delegate slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DelegateConfig {
+    /// The device's PKCS#11 module.
+    pub module: PathBuf,
+    /// Its token: a label, or an RFC 7512 URI (`pkcs11:token=...;serial=...`).
+    pub token: String,
+    /// Where its user PIN comes from: a file, or an environment variable.
+    pub pin: DevicePin,
+}
+
+/// The source of a device PIN (never the PIN itself in the configuration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DevicePin {
+    File(PathBuf),
+    Env(String),
 }
 
 impl SlotConfig {
@@ -67,6 +87,7 @@ impl SlotConfig {
             audit_strict: false,
             audit_coalesce: true,
             audit_syslog: None,
+            delegate: None,
         }
     }
 
@@ -112,6 +133,12 @@ struct FileSlot {
     audit_strict: Option<bool>,
     audit_coalesce: Option<bool>,
     audit_syslog: Option<String>,
+    /// "soft" (the default) or "delegate".
+    backend: Option<String>,
+    device_module: Option<PathBuf>,
+    device_token: Option<String>,
+    device_pin_file: Option<PathBuf>,
+    device_pin_env: Option<String>,
 }
 
 impl Config {
@@ -139,7 +166,8 @@ impl Config {
     /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
     /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`,
     /// `allow_rsa_1024_private`, `allow_compromised_processing`, `audit`, `audit_strict`,
-    /// `audit_coalesce`, `audit_syslog`).
+    /// `audit_coalesce`, `audit_syslog`, and for `backend = "delegate"`: `device_module`,
+    /// `device_token`, one of `device_pin_file` / `device_pin_env`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
             eprintln!("keyward: {e}");
@@ -179,7 +207,42 @@ impl FileSlot {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");
             return Err(Error::GeneralError);
         }
+        s.delegate = self.delegate()?;
         Ok(s)
+    }
+
+    /// The device of a `backend = "delegate"` slot; device keys on any other slot are an error.
+    fn delegate(&self) -> Result<Option<DelegateConfig>> {
+        let invalid = |msg: &str| {
+            eprintln!("keyward: {msg}");
+            Err(Error::GeneralError)
+        };
+        let device_keys = self.device_module.is_some()
+            || self.device_token.is_some()
+            || self.device_pin_file.is_some()
+            || self.device_pin_env.is_some();
+        match self.backend.as_deref() {
+            None | Some("soft") if device_keys => {
+                invalid("device_* keys need backend = \"delegate\"")
+            }
+            None | Some("soft") => Ok(None),
+            Some("delegate") => {
+                let (Some(module), Some(token)) = (&self.device_module, &self.device_token) else {
+                    return invalid("a delegate slot needs device_module and device_token");
+                };
+                let pin = match (&self.device_pin_file, &self.device_pin_env) {
+                    (Some(f), None) => DevicePin::File(f.clone()),
+                    (None, Some(v)) => DevicePin::Env(v.clone()),
+                    _ => return invalid("a delegate slot needs one of device_pin_file, device_pin_env"),
+                };
+                Ok(Some(DelegateConfig {
+                    module: module.clone(),
+                    token: token.clone(),
+                    pin,
+                }))
+            }
+            Some(other) => invalid(&format!("unknown backend {other:?} (soft or delegate)")),
+        }
     }
 }
 
@@ -222,5 +285,32 @@ mod tests {
     fn rejects_unknown_keys_and_empty_files() {
         assert!(Config::parse("[[slot]]\npath = \"/a\"\nbogus = 1\n").is_err());
         assert!(Config::parse("").is_err());
+    }
+
+    #[test]
+    fn a_delegate_slot_names_its_device_and_pin_source() {
+        let c = Config::parse(
+            "[[slot]]\npath = \"/a\"\nbackend = \"delegate\"\ndevice_module = \"/lib/hsm.so\"\ndevice_token = \"pkcs11:token=hsm\"\ndevice_pin_env = \"HSM_PIN\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.slots[0].delegate,
+            Some(DelegateConfig {
+                module: "/lib/hsm.so".into(),
+                token: "pkcs11:token=hsm".into(),
+                pin: DevicePin::Env("HSM_PIN".into()),
+            })
+        );
+        let base = "[[slot]]\npath = \"/a\"\n";
+        for bad in [
+            "backend = \"delegate\"\ndevice_module = \"/m\"\ndevice_pin_env = \"P\"\n",
+            "backend = \"delegate\"\ndevice_module = \"/m\"\ndevice_token = \"t\"\n",
+            "backend = \"delegate\"\ndevice_module = \"/m\"\ndevice_token = \"t\"\ndevice_pin_env = \"P\"\ndevice_pin_file = \"/f\"\n",
+            "device_module = \"/m\"\n",
+            "backend = \"hsm\"\n",
+        ] {
+            assert!(Config::parse(&format!("{base}{bad}")).is_err(), "{bad}");
+        }
+        assert_eq!(Config::parse(base).unwrap().slots[0].delegate, None);
     }
 }

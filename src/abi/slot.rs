@@ -4,7 +4,6 @@ use cryptoki_sys::*;
 
 use super::general::crate_version;
 use super::{ptr, with_provider};
-use crate::mechanism;
 
 /// C_GetSlotList (§5.5.1).
 #[no_mangle]
@@ -79,9 +78,9 @@ pub unsafe extern "C" fn C_GetMechanismList(
     p_count: *mut CK_ULONG,
 ) -> CK_RV {
     with_provider(|p| {
-        p.token(slot)?;
+        let list = p.mechanisms(slot)?;
         // SAFETY: forwarded from the caller.
-        unsafe { ptr::deliver_list(&mechanism::list(), p_list, p_count) }
+        unsafe { ptr::deliver_list(&list, p_list, p_count) }
     })
 }
 
@@ -96,7 +95,7 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
         p.token(slot)?;
         // SAFETY: forwarded from the caller.
         let out = unsafe { ptr::out(p_info) }?;
-        let info = mechanism::info(ty)?;
+        let info = p.mechanism_info(slot, ty)?;
         *out = CK_MECHANISM_INFO {
             ulMinKeySize: info.min_key,
             ulMaxKeySize: info.max_key,

@@ -57,7 +57,7 @@ pub fn flag_names(flags: CK_FLAGS) -> Vec<&'static str> {
         .collect()
 }
 
-fn class_name(c: CK_OBJECT_CLASS) -> &'static str {
+pub(super) fn class_name(c: CK_OBJECT_CLASS) -> &'static str {
     match c {
         CKO_PUBLIC_KEY => "public",
         CKO_PRIVATE_KEY => "private",
@@ -106,6 +106,7 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
         let a = obj.attrs();
         let bits = obj.key().ok().map(|k| match &*k {
             KeyMaterial::Secret(v) => v.len() * 8,
+            KeyMaterial::Device(d) if d.class == CKO_SECRET_KEY => d.size * 8,
             other => other.size(),
         });
         rows.push(KeyRow {

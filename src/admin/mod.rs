@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod csr;
+pub mod delegate;
 pub mod install;
 pub mod lifecycle;
 mod listing;

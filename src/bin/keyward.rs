@@ -100,6 +100,19 @@ enum Command {
     },
     /// Measure operations per second of a PKCS#11 module, optionally against a second one.
     Bench(bench::BenchArgs),
+    /// Bring existing keys of a delegate slot's device under Keyward's management: URI names
+    /// them on the device (pkcs11:object=LABEL;id=%01;type=private; token attributes are
+    /// ignored, the Keyward slot is --slot). As the user, or --user a key manager.
+    Adopt {
+        uri: String,
+        /// A new label for the adopted key (default: the device object's).
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -329,6 +342,29 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Bench(_) => {} // run above, before the configuration is loaded
+        Command::Adopt {
+            uri,
+            label,
+            json,
+            pin_file,
+        } => {
+            let pin =
+                read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+            let rows = admin
+                .adopt(slot, &uri, label.as_deref(), &pin)
+                .map_err(|e| format!("{e} (is slot {slot} a delegate slot, and does {uri} name a key on its device?)"))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?
+                );
+            } else if rows.is_empty() {
+                println!("nothing new to adopt");
+            }
+            for r in rows.iter().filter(|_| !json) {
+                println!("adopted {} {:?} (device id {})", r.class, r.label, r.id);
+            }
+        }
         Command::Rotate {
             due,
             json,

@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::attr::Attributes;
 use super::rules::Shape;
+use super::vendor::CKA_KW_DEVICE_ID;
 use crate::crypto::{curve25519, ec, rsa};
 use crate::error::{Error, Result};
 
@@ -23,6 +24,33 @@ pub enum KeyMaterial {
     MontgomeryPublic(Vec<u8>),
     /// AES or generic secret key bytes.
     Secret(super::secret::SecretKey),
+    /// A key held by a delegate slot's device (docs/delegation.md): no material here.
+    Device(DeviceKey),
+}
+
+/// Which device object holds a key, and its size as [`KeyMaterial::size`] counts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceKey {
+    /// The device object's CKA_ID (the key's CKA_KW_DEVICE_ID).
+    pub id: Vec<u8>,
+    pub class: CK_OBJECT_CLASS,
+    pub size: usize,
+}
+
+impl DeviceKey {
+    fn of(shape: Shape, attrs: &Attributes, id: &[u8]) -> Self {
+        let size = match shape.subtype {
+            CKK_RSA => attrs.get(CKA_MODULUS).map_or(0, significant_bits),
+            CKK_EC => curve_of(attrs).map_or(0, |c| c.bits() as usize),
+            CKK_EC_EDWARDS | CKK_EC_MONTGOMERY => 255,
+            _ => attrs.ulong(CKA_VALUE_LEN).unwrap_or(0) as usize,
+        };
+        Self {
+            id: id.to_vec(),
+            class: shape.class,
+            size,
+        }
+    }
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -117,6 +145,9 @@ impl KeyMaterial {
     /// non-key object; CKR_ATTRIBUTE_VALUE_INVALID for material the crypto layer rejects.
     pub fn from_attributes(shape: Shape, attrs: &Attributes) -> Result<Self> {
         let bad = |_| Error::AttributeValueInvalid;
+        if let Some(id) = attrs.get(CKA_KW_DEVICE_ID) {
+            return Ok(Self::Device(DeviceKey::of(shape, attrs, id)));
+        }
         Ok(match (shape.class, shape.subtype) {
             (CKO_PRIVATE_KEY, CKK_RSA) => Self::RsaPrivate(
                 rsa::RsaPrivateKey::from_components(&rsa_components(attrs)?).map_err(bad)?,
@@ -175,6 +206,7 @@ impl KeyMaterial {
             Self::EdPrivate(_) | Self::EdPublic(_) => 255,
             Self::MontgomeryPrivate(_) | Self::MontgomeryPublic(_) => 255,
             Self::Secret(v) => v.len(),
+            Self::Device(d) => d.size,
         }
     }
 }

@@ -154,6 +154,7 @@ pub static RULES: &[Rule] = &[
     r(CKA_KW_ROTATION_PERIOD, AnyKey, Ulong, 0),
     r(CKA_KW_CREATED, AnyKey, Ulong, TOKEN_MANAGED | FIXED),
     r(CKA_KW_COPY_OF, AnyKey, Bytes, TOKEN_MANAGED | FIXED),
+    r(CKA_KW_DEVICE_ID, AnyKey, Bytes, TOKEN_MANAGED | FIXED),
     r(CKA_KW_ACL, AnyKey, Bytes, 0),
     // Templates a wrapping, unwrapping or deriving key imposes (§4.8–4.10); fixed at
     // creation so they cannot be loosened later.

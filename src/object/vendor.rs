@@ -39,6 +39,10 @@ pub const CKA_KW_COPY_OF: CK_ATTRIBUTE_TYPE = BASE | 0x09;
 /// that uses keys, for everything (docs/access-control.md). Set by key managers.
 pub const CKA_KW_ACL: CK_ATTRIBUTE_TYPE = BASE | 0x0A;
 
+/// Byte string: in a delegate slot, the CKA_ID of the device object(s) holding this key; the
+/// key's material never leaves the device (token-managed; docs/delegation.md).
+pub const CKA_KW_DEVICE_ID: CK_ATTRIBUTE_TYPE = BASE | 0x0B;
+
 /// Vendor mechanism: rotate a key. `C_GenerateKey` (secret keys) or `C_GenerateKeyPair` (key
 /// pairs) with this mechanism and the current version's handle (a CK_OBJECT_HANDLE; for a
 /// pair, the private key's) as parameter makes the next version — same attributes, new

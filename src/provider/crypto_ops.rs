@@ -11,7 +11,7 @@ use crate::mechanism::{self, MechanismRequest, Param};
 use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
 use crate::object::vendor::{
-    CKA_KW_COPY_OF, CKA_KW_ROTATION_PERIOD, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM,
+    CKA_KW_COPY_OF, CKA_KW_DEVICE_ID, CKA_KW_ROTATION_PERIOD, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM,
 };
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
@@ -73,6 +73,11 @@ impl Provider {
             return Err(Error::KeyFunctionNotPermitted);
         }
         if !obj.allows_mechanism(m.ty) {
+            return Err(Error::MechanismInvalid);
+        }
+        // A device key: the device must offer the mechanism (CKR_DEVICE_ERROR while it
+        // cannot be reached), decided here so that the audit record says so.
+        if obj.attrs().contains(CKA_KW_DEVICE_ID) && !token.device_offers(m.ty)? {
             return Err(Error::MechanismInvalid);
         }
         let legacy_rsa = obj.class() == CKO_PRIVATE_KEY
@@ -171,6 +176,11 @@ impl Provider {
         }
         let mech = mechanism::lookup(m.ty)?;
         let material = self.operation_key(h, key, usage, m)?;
+        let device = super::delegate::DeviceOps::for_key(self.token(s.slot as CK_SLOT_ID)?, &material, m)?;
+        let mech = match &device {
+            Some(d) => d as &dyn mechanism::Mechanism,
+            None => mech,
+        };
         start(&mut ops, pick, || build(mech, &material))
     }
 

@@ -8,7 +8,7 @@ use super::Provider;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, MechanismRequest};
 use crate::object::template::{self, Origin};
-use crate::object::vendor::{CKA_KW_KEY_ID, CKM_KW_ROTATE};
+use crate::object::vendor::{CKA_KW_DEVICE_ID, CKA_KW_KEY_ID, CKM_KW_ROTATE};
 use crate::object::Attributes;
 use crate::token::{Login, ObjectHandle};
 
@@ -54,8 +54,16 @@ impl Provider {
         let login = token.login_state()?;
         let mut attrs = self.generation_template(login, m, CKO_SECRET_KEY, key_type, template)?;
         check_write(&s, token, &attrs, Write::Create)?;
-        attrs.extend(&mech.generate_key(m, template)?);
-        Ok(token.add_object(attrs, s.handle)?.0)
+        let generated = match token.device() {
+            Some(device) => super::delegate::generate_key(device, m, &attrs)?,
+            None => mech.generate_key(m, template)?,
+        };
+        attrs.extend(&generated);
+        let made = token.add_object(attrs, s.handle);
+        if made.is_err() {
+            forget_on_device(token, &generated);
+        }
+        Ok(made?.0)
     }
 
     /// C_GenerateKeyPair: both objects or neither.
@@ -81,20 +89,40 @@ impl Provider {
             self.generation_template(login, m, CKO_PRIVATE_KEY, key_type, private)?;
         check_write(&s, token, &pub_attrs, Write::Create)?;
         check_write(&s, token, &priv_attrs, Write::Create)?;
-        let (pub_gen, priv_gen) = mech.generate_key_pair(m, public, private)?;
+        let (pub_gen, priv_gen) = match token.device() {
+            Some(device) => {
+                super::delegate::generate_key_pair(device, m, &pub_attrs, &priv_attrs)?
+            }
+            None => mech.generate_key_pair(m, public, private)?,
+        };
         pub_attrs.extend(&pub_gen);
         priv_attrs.extend(&priv_gen);
         // Both halves are one logical key (docs/lifecycle.md, versions).
         if let Some(id) = pub_attrs.get(CKA_KW_KEY_ID) {
             priv_attrs.set(CKA_KW_KEY_ID, id.to_vec());
         }
-        let pub_h = token.add_object(pub_attrs, s.handle)?;
+        let pub_h = match token.add_object(pub_attrs, s.handle) {
+            Ok(h) => h,
+            Err(e) => {
+                forget_on_device(token, &priv_gen);
+                return Err(e);
+            }
+        };
         match token.add_object(priv_attrs, s.handle) {
             Ok(priv_h) => Ok((pub_h.0, priv_h.0)),
             Err(e) => {
+                // The public half is then the last reference: its destruction takes the
+                // device's objects with it.
                 let _ = token.destroy_object(ObjectHandle(pub_h.0));
                 Err(e)
             }
         }
+    }
+}
+
+/// A key made on the device whose Keyward object could not be stored: remove it there too.
+fn forget_on_device(token: &crate::token::Token, generated: &Attributes) {
+    if let (Some(device), Some(id)) = (token.device(), generated.get(CKA_KW_DEVICE_ID)) {
+        let _ = device.destroy(id);
     }
 }

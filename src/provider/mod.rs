@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod crypto_ops;
+mod delegate;
 mod derive;
 mod keygen;
 mod message;

@@ -41,6 +41,10 @@ impl Provider {
         let shape = template::shape_of(template, None, None)?;
         let is_so = token.login_state()? == Login::So;
         access::check_acl_value(template)?;
+        // A delegate slot keeps no key material: secret and private keys are made on its device.
+        if token.device().is_some() && matches!(shape.class, CKO_SECRET_KEY | CKO_PRIVATE_KEY) {
+            return Err(Error::TemplateInconsistent);
+        }
         let mut attrs = template::new_object(shape, template, Origin::Create, is_so)?;
         check_write(&s, token, &attrs, Write::Create)?;
         key::complete_import(shape, &mut attrs)?;

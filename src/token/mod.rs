@@ -2,6 +2,7 @@
 //! and its objects.
 
 mod audit;
+mod device;
 mod login;
 mod objects;
 mod users;
@@ -58,6 +59,8 @@ pub struct Token {
     audit: Option<crate::audit::AuditLog>,
     /// The token label (audit records carry it); set at open and by C_InitToken.
     label: RwLock<std::sync::Arc<str>>,
+    /// The device of a delegate slot.
+    delegate: Option<device::Delegate>,
 }
 
 impl std::fmt::Debug for Token {
@@ -98,6 +101,7 @@ impl Token {
         Ok(Self {
             audit: audit::open(&config)?,
             label: RwLock::new(label.into()),
+            delegate: config.delegate.as_ref().map(device::Delegate::open),
             watch: watch::WalWatch::new(config.db_path()),
             config,
             store: Box::new(store),

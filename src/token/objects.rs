@@ -9,6 +9,7 @@ use cryptoki_sys::*;
 
 use super::{Login, Token};
 use crate::error::{Error, Result};
+use crate::object::vendor::CKA_KW_DEVICE_ID;
 use crate::object::{Attributes, Object};
 use crate::session::SessionHandle;
 use crate::store::seal;
@@ -272,11 +273,37 @@ impl Token {
     /// Remove object `h` from memory and, for token objects, from the store.
     pub fn destroy_object(&self, h: ObjectHandle) -> Result<()> {
         let (uid, is_token) = self.identity(h)?;
+        self.destroy_on_device(h)?;
         if is_token {
             self.store.delete_object(&uid)?;
         }
         self.write()?.objects.entries_mut().remove(&h);
         Ok(())
+    }
+
+    /// Destroying the last object that refers to a device key destroys it on the device
+    /// first (CKR_DEVICE_ERROR, and nothing destroyed, while the device cannot be reached).
+    fn destroy_on_device(&self, h: ObjectHandle) -> Result<()> {
+        let Some(device) = self.device() else {
+            return Ok(());
+        };
+        let st = self.read()?;
+        let entries = &st.objects.entries;
+        let Some(id) = entries
+            .get(&h)
+            .and_then(|e| e.obj.attrs().get(CKA_KW_DEVICE_ID))
+        else {
+            return Ok(());
+        };
+        let shared = entries
+            .iter()
+            .any(|(other, e)| *other != h && e.obj.attrs().get(CKA_KW_DEVICE_ID) == Some(id));
+        let id = id.to_vec();
+        drop(st);
+        if shared {
+            return Ok(());
+        }
+        device.destroy(&id)
     }
 
     /// The visible object whose CKA_UNIQUE_ID is `uid`, if any.
