@@ -57,7 +57,9 @@ impl Connection {
         self.pool.stats()
     }
 
-    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<(Vec<u8>, CK_OBJECT_CLASS), ObjectHandle>> {
+    fn handles(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(Vec<u8>, CK_OBJECT_CLASS), ObjectHandle>> {
         self.handles.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -241,11 +243,9 @@ pub(super) fn read_pin(source: &PinSource) -> Result<Zeroizing<Vec<u8>>, Error> 
             file.read_to_end(&mut buf).map_err(|_| Error::DeviceError)?;
             buf
         }
-        PinSource::Env(name) => Zeroizing::new(
-            std::env::var_os(name)
-                .ok_or(Error::DeviceError)?
-                .into_vec(),
-        ),
+        PinSource::Env(name) => {
+            Zeroizing::new(std::env::var_os(name).ok_or(Error::DeviceError)?.into_vec())
+        }
     };
     while matches!(pin.last(), Some(b'\n' | b'\r')) {
         pin.pop();

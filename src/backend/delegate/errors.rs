@@ -179,7 +179,10 @@ mod tests {
             (RvError::SignatureInvalid, sys::CKR_SIGNATURE_INVALID),
             (RvError::KeyHandleInvalid, sys::CKR_KEY_HANDLE_INVALID),
             (RvError::FunctionFailed, sys::CKR_FUNCTION_FAILED),
-            (RvError::EncryptedDataInvalid, sys::CKR_ENCRYPTED_DATA_INVALID),
+            (
+                RvError::EncryptedDataInvalid,
+                sys::CKR_ENCRYPTED_DATA_INVALID,
+            ),
             (RvError::TokenWriteProtected, sys::CKR_TOKEN_WRITE_PROTECTED),
         ] {
             let f = classify(&P11Error::Pkcs11(rv, Function::Sign));

@@ -8,7 +8,7 @@ use super::attrs::{self, USAGE};
 use super::errors::{DeviceResult, Failure};
 use super::mech::{self, Scratch};
 use super::uri::KeyQuery;
-use super::{check_id, Device};
+use super::{check_id, probe, Device};
 use crate::error::{Error, Result};
 use crate::mechanism::param::MechanismRequest;
 use crate::object::Attributes;
@@ -88,7 +88,7 @@ impl Device {
     /// CKR_KEY_HANDLE_INVALID (a matching key has no CKA_ID), the device's codes.
     pub fn find_keys(&self, uri: &str) -> Result<Vec<Attributes>> {
         let query = KeyQuery::parse(uri)?;
-        self.run(|s, _| {
+        self.run(|s, conn| {
             let mut found = Vec::new();
             for &class in &query.classes {
                 let mut template = vec![Attribute::Class(object_class(class)?)];
@@ -101,6 +101,9 @@ impl Device {
                 for key in s.find_objects(&template)? {
                     found.push(describe(s, key, class)?);
                 }
+            }
+            if found.is_empty() {
+                probe(s, conn)?;
             }
             Ok(found)
         })

@@ -24,7 +24,10 @@ pub(super) struct Scratch {
 
 /// `m` for the device. CKR_MECHANISM_INVALID for a mechanism not translated,
 /// CKR_MECHANISM_PARAM_INVALID for a parameter that does not fit it.
-pub(super) fn translate<'a>(m: &'a MechanismRequest, scratch: &'a mut Scratch) -> Result<Mechanism<'a>> {
+pub(super) fn translate<'a>(
+    m: &'a MechanismRequest,
+    scratch: &'a mut Scratch,
+) -> Result<Mechanism<'a>> {
     if let Some(plain) = without_param(m.ty) {
         m.no_param()?;
         return Ok(plain);
@@ -216,9 +219,15 @@ mod tests {
             aad: vec![1],
             tag_bits: 128,
         };
-        assert_eq!(ty(&MechanismRequest::new(CKM_AES_GCM, gcm)), Ok(CKM_AES_GCM));
         assert_eq!(
-            ty(&MechanismRequest::new(CKM_AES_CBC, Param::Bytes(vec![0; 15]))),
+            ty(&MechanismRequest::new(CKM_AES_GCM, gcm)),
+            Ok(CKM_AES_GCM)
+        );
+        assert_eq!(
+            ty(&MechanismRequest::new(
+                CKM_AES_CBC,
+                Param::Bytes(vec![0; 15])
+            )),
             Err(Error::MechanismParamInvalid)
         );
         assert_eq!(
@@ -229,7 +238,12 @@ mod tests {
 
     #[test]
     fn untranslated_mechanisms_are_invalid() {
-        for t in [CKM_SHA224_RSA_PKCS_PSS, CKM_AES_CTR, CKM_RSA_X_509, CKM_ECDH1_DERIVE] {
+        for t in [
+            CKM_SHA224_RSA_PKCS_PSS,
+            CKM_AES_CTR,
+            CKM_RSA_X_509,
+            CKM_ECDH1_DERIVE,
+        ] {
             assert_eq!(
                 ty(&MechanismRequest::new(t, Param::None)),
                 Err(Error::MechanismInvalid)

@@ -21,7 +21,26 @@
 //!
 //! # SoftHSMv2 2.6 when its token directory goes away in a live process
 //!
-//! SOFTHSM_FINDING_PLACEHOLDER
+//! Measured with SoftHSM 2.6.1 (`directories.tokendir = DIR`, the directory renamed away while a
+//! process has the token open and logged in, then renamed back):
+//!
+//! - SoftHSM marks the token invalid at its next look at the directory, for good: key handles
+//!   the process holds give CKR_OBJECT_HANDLE_INVALID, C_FindObjects finds nothing (and
+//!   succeeds), C_GetTokenInfo and C_GenerateKey(Pair) give CKR_GENERAL_ERROR, while
+//!   C_GetSessionInfo still says "R/W user" and C_OpenSession still succeeds. The slot list
+//!   does not change. Nothing says CKR_DEVICE_REMOVED or CKR_TOKEN_NOT_PRESENT.
+//! - Moving the directory back changes nothing in that process: the token stays invalid until
+//!   C_Finalize and C_Initialize. C_Initialize while the directory is away fails with
+//!   CKR_GENERAL_ERROR (then everything is CKR_CRYPTOKI_NOT_INITIALIZED); once it is back,
+//!   C_Initialize, C_Login and the old keys (found again by CKA_ID) work.
+//!
+//! So a failure that may mean "the token is gone" — CKR_KEY_HANDLE_INVALID or
+//! CKR_OBJECT_HANDLE_INVALID (a key not found), CKR_GENERAL_ERROR, and an empty search in
+//! [`Device::find_keys`] or [`Device::destroy`] — is followed by C_GetTokenInfo on the slot;
+//! if that fails too the call fails with CKR_DEVICE_REMOVED and the connection is dropped.
+//! [`Device::check`] asks C_GetTokenInfo as well. The next calls reload the module (failing
+//! with CKR_DEVICE_ERROR while the directory is away, at most one attempt per
+//! [`RETRY_AFTER`]) and the first one after the directory is back succeeds.
 
 mod attrs;
 mod connect;
@@ -130,10 +149,7 @@ impl Device {
     /// device shows. Ok if connected. Errors: CKR_DEVICE_ERROR / CKR_DEVICE_REMOVED when the
     /// device is unavailable, the login's error (CKR_PIN_INCORRECT, CKR_PIN_LOCKED …).
     pub fn check(&self) -> Result<()> {
-        self.run(|s, conn| {
-            s.context().get_token_info(conn.slot())?;
-            Ok(())
-        })
+        self.run(probe)
     }
 
     /// Sessions of the current connection (all zero when not connected).
@@ -213,11 +229,15 @@ impl Device {
         check_id(id)?;
         self.run(|s, conn| {
             conn.forget(id, None);
-            for object in s.find_objects(&[Attribute::Id(id.to_vec())])? {
+            let found = s.find_objects(&[Attribute::Id(id.to_vec())])?;
+            if found.is_empty() {
+                probe(s, conn)?;
+            }
+            for object in found {
                 match s.destroy_object(object) {
                     Ok(()) => {}
                     // Destroyed meanwhile by someone else: what we wanted.
-                    Err(e) if Failure::from(e).error == Error::ObjectHandleInvalid => {}
+                    Err(e) if errors::classify(&e).error == Error::ObjectHandleInvalid => {}
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -279,7 +299,10 @@ impl Device {
             return Ok(c);
         }
         let now = Instant::now();
-        if st.last_attempt.is_some_and(|t| now.duration_since(t) < RETRY_AFTER) {
+        if st
+            .last_attempt
+            .is_some_and(|t| now.duration_since(t) < RETRY_AFTER)
+        {
             return Err(st.last_error);
         }
         st.last_attempt = Some(now);
@@ -314,7 +337,13 @@ impl Device {
     fn run<T>(&self, op: impl Fn(&PooledSession<'_>, &Connection) -> DeviceResult<T>) -> Result<T> {
         let conn = self.connection()?;
         let outcome = conn.checkout().and_then(|session| {
-            let r = op(&session, &conn);
+            let r = match op(&session, &conn) {
+                // Maybe the token is gone (see the module doc): ask it.
+                Err(f) if !f.lost && may_be_gone(f.error) => {
+                    Err(probe(&session, &conn).err().unwrap_or(f))
+                }
+                r => r,
+            };
             if let Err(f) = &r {
                 if f.lost || spoils_session(f.error) {
                     session.discard();
@@ -375,6 +404,30 @@ fn find_key(
     let key = *found.first().ok_or(Error::KeyHandleInvalid)?;
     conn.remember(id, CK_OBJECT_CLASS::from(class), key);
     Ok(key)
+}
+
+/// Whether the token is still there: C_GetTokenInfo. A token whose info cannot be read is
+/// gone (lost: CKR_DEVICE_REMOVED, or CKR_DEVICE_ERROR for a lost connection's own codes).
+fn probe(s: &PooledSession<'_>, conn: &Connection) -> DeviceResult<()> {
+    match s.context().get_token_info(conn.slot()) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let f = Failure::from(e);
+            Err(if f.lost {
+                f
+            } else {
+                Failure::lost(Error::DeviceRemoved)
+            })
+        }
+    }
+}
+
+/// Failures that may mean the token is gone rather than what they say (see the module doc).
+fn may_be_gone(e: Error) -> bool {
+    matches!(
+        e,
+        Error::KeyHandleInvalid | Error::ObjectHandleInvalid | Error::GeneralError
+    )
 }
 
 /// CKR_ARGUMENTS_BAD for an empty CKA_ID: it would name every object that has none.

@@ -3,7 +3,7 @@
 //! the query (`?pin-value=…`) and attributes not listed here are ignored.
 
 use cryptoki::slot::TokenInfo;
-use cryptoki_sys::{CK_OBJECT_CLASS, CKO_PRIVATE_KEY, CKO_SECRET_KEY};
+use cryptoki_sys::{CKO_PRIVATE_KEY, CKO_SECRET_KEY, CK_OBJECT_CLASS};
 use percent_encoding::percent_decode_str;
 
 use crate::error::{Error, Result};
@@ -114,8 +114,8 @@ mod tests {
     fn token_spec_is_a_label_or_a_uri() {
         let plain = TokenSelector::parse("pkcs11 token").unwrap();
         assert_eq!(plain.label.as_deref(), Some("pkcs11 token"));
-        let uri = TokenSelector::parse("pkcs11:token=My%20HSM;serial=42;object=x?pin-value=1")
-            .unwrap();
+        let uri =
+            TokenSelector::parse("pkcs11:token=My%20HSM;serial=42;object=x?pin-value=1").unwrap();
         assert_eq!(uri.label.as_deref(), Some("My HSM"));
         assert_eq!(uri.serial.as_deref(), Some("42"));
         assert_eq!(uri.model, None);
@@ -123,7 +123,10 @@ mod tests {
             TokenSelector::parse("pkcs11:object=k"),
             Err(Error::ArgumentsBad)
         );
-        assert_eq!(TokenSelector::parse("pkcs11:token"), Err(Error::ArgumentsBad));
+        assert_eq!(
+            TokenSelector::parse("pkcs11:token"),
+            Err(Error::ArgumentsBad)
+        );
     }
 
     #[test]
