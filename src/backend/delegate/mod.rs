@@ -4,8 +4,9 @@
 //! A [`Device`] connects lazily: the first call loads the module (shared by every `Device` of
 //! the process that names the same file, see `module.rs`), finds the token, opens a session and
 //! logs in once. Operations check a session out of a pool (`pool.rs`), so concurrent callers
-//! run in parallel on the device; no lock is held across a device call except the shared read
-//! side of the module's reload lock.
+//! run in parallel on the device. No lock is held across an operation's device call except the
+//! shared read side of the module's reload lock; while connecting, the device's own connect
+//! lock is held, so concurrent callers wait for one attempt instead of each making one.
 //!
 //! Device return codes pass through as the matching [`Error`] (`errors.rs`). When the device
 //! is unavailable — the module cannot load, the token is not there, or a pooled session reports

@@ -9,7 +9,8 @@
 //! the read side of the module's lock for its whole device call (many at once), and a reload
 //! takes the write side, so a module is never finalised under a running call and a handle of
 //! an old epoch is never used after a reload (SoftHSM numbers sessions and objects from 1
-//! again after `C_Initialize`).
+//! again after `C_Initialize`). The price: a reload waits for the calls running on the old
+//! load to return, so a call hanging inside the device holds the reload up.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
