@@ -10,6 +10,7 @@
 mod abi;
 pub mod admin;
 pub mod audit;
+pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod crypto;
