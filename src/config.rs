@@ -188,7 +188,9 @@ impl Config {
 
 impl FileSlot {
     fn into_slot(self) -> Result<SlotConfig> {
+        let delegate = self.delegate()?;
         let mut s = SlotConfig::at(self.path);
+        s.delegate = delegate;
         if let Some(d) = self.label {
             s.description = d;
         }
@@ -207,7 +209,6 @@ impl FileSlot {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");
             return Err(Error::GeneralError);
         }
-        s.delegate = self.delegate()?;
         Ok(s)
     }
 

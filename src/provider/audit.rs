@@ -74,7 +74,7 @@ fn audited<T>(
 
 impl Provider {
     /// Record `op` in session `h`'s token (nothing to record for an invalid session).
-    fn audited<T>(
+    pub(super) fn audited<T>(
         &self,
         h: CK_SESSION_HANDLE,
         op: &'static str,

@@ -61,6 +61,17 @@ impl Delegate {
     }
 }
 
+impl Drop for Delegate {
+    /// The device connection is never torn down in a process: a `C_Finalize` of Keyward at
+    /// exit (pkcs11-provider calls it from OpenSSL's exit handlers) would close the device's
+    /// sessions after the device module's own library state is gone — SoftHSM then crashes
+    /// in `C_CloseSession`. The device ends its sessions when the process exits; a Keyward
+    /// re-initialised in the same process reuses the loaded module (already logged in).
+    fn drop(&mut self) {
+        std::mem::forget(Arc::clone(&self.device));
+    }
+}
+
 impl Token {
     /// The device of a delegate slot (None for a soft slot).
     pub fn device(&self) -> Option<&Arc<Device>> {
