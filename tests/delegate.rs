@@ -21,17 +21,7 @@ const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x
 
 /// A SoftHSM token "hsm" in `dir`/tokens and a Keyward configuration delegating to it.
 fn device_and_config(dir: &Path) -> PathBuf {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    let conf = common::softhsm_conf(dir);
     std::env::set_var("SOFTHSM2_CONF", &conf);
     let out = std::process::Command::new("softhsm2-util")
         .args(["--init-token", "--free", "--label", "hsm"])

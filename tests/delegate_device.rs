@@ -25,6 +25,8 @@ use keyward::object::Attributes;
 use keyward::sys::*;
 use keyward::Error;
 
+mod common;
+
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const SO_PIN: &str = "so-87654321";
 const PIN: &str = "user-1234";
@@ -61,7 +63,7 @@ fn fixture() -> Option<&'static Fixture> {
                 return None;
             }
             let dir = tempfile::tempdir().unwrap().keep();
-            let conf = softhsm_conf(&dir);
+            let conf = common::softhsm_conf(&dir);
             for label in TOKENS {
                 init_token(&conf, label);
             }
@@ -71,22 +73,6 @@ fn fixture() -> Option<&'static Fixture> {
             Some(Fixture { dir })
         })
         .as_ref()
-}
-
-/// Write a SoftHSM configuration with its token directory under `dir`; its path.
-fn softhsm_conf(dir: &Path) -> PathBuf {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    conf
 }
 
 fn init_token(conf: &Path, label: &str) {
@@ -666,7 +652,7 @@ fn token_directory_child() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let conf = softhsm_conf(dir.path());
+    let conf = common::softhsm_conf(dir.path());
     init_token(&conf, "dd-gone");
     std::env::set_var("SOFTHSM2_CONF", &conf);
     let tokens = dir.path().join("tokens");

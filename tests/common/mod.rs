@@ -273,3 +273,19 @@ pub fn login_user(
         )
     }
 }
+
+/// Write a SoftHSM configuration whose token directory is `dir`/tokens; its path.
+pub fn softhsm_conf(dir: &Path) -> PathBuf {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).expect("SoftHSM token directory");
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("write softhsm2.conf");
+    conf
+}

@@ -169,11 +169,7 @@ impl Device {
         m: &MechanismRequest,
         data: &[u8],
     ) -> Result<Vec<u8>> {
-        self.with_key(id, class, |s, key| {
-            let mut scratch = Scratch::default();
-            let mech = mech::translate(m, &mut scratch)?;
-            Ok(s.sign(&mech, key, data)?)
-        })
+        self.with_mechanism(id, class, m, |s, mech, key| s.sign(mech, key, data))
     }
 
     /// One-shot C_Verify; as [`Device::sign`], and CKR_SIGNATURE_INVALID /
@@ -186,10 +182,8 @@ impl Device {
         data: &[u8],
         signature: &[u8],
     ) -> Result<()> {
-        self.with_key(id, class, |s, key| {
-            let mut scratch = Scratch::default();
-            let mech = mech::translate(m, &mut scratch)?;
-            Ok(s.verify(&mech, key, data, signature)?)
+        self.with_mechanism(id, class, m, |s, mech, key| {
+            s.verify(mech, key, data, signature)
         })
     }
 
@@ -201,11 +195,7 @@ impl Device {
         m: &MechanismRequest,
         data: &[u8],
     ) -> Result<Vec<u8>> {
-        self.with_key(id, class, |s, key| {
-            let mut scratch = Scratch::default();
-            let mech = mech::translate(m, &mut scratch)?;
-            Ok(s.encrypt(&mech, key, data)?)
-        })
+        self.with_mechanism(id, class, m, |s, mech, key| s.encrypt(mech, key, data))
     }
 
     /// One-shot C_Decrypt; errors as [`Device::sign`], and the device's
@@ -217,11 +207,8 @@ impl Device {
         m: &MechanismRequest,
         data: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.with_key(id, class, |s, key| {
-            let mut scratch = Scratch::default();
-            let mech = mech::translate(m, &mut scratch)?;
-            Ok(Zeroizing::new(s.decrypt(&mech, key, data)?))
-        })
+        self.with_mechanism(id, class, m, |s, mech, key| s.decrypt(mech, key, data))
+            .map(Zeroizing::new)
     }
 
     /// Destroy every device object whose CKA_ID is `id` (both halves of a pair). Ok if none.
@@ -357,6 +344,21 @@ impl Device {
                 self.lose(&conn, f.error);
             }
             f.error
+        })
+    }
+
+    /// Run the one-shot call `op` with the device object (`id`, `class`) and `m` translated.
+    fn with_mechanism<T>(
+        &self,
+        id: &[u8],
+        class: CK_OBJECT_CLASS,
+        m: &MechanismRequest,
+        op: impl Fn(&Session, &cryptoki::mechanism::Mechanism, ObjectHandle) -> cryptoki::error::Result<T>,
+    ) -> Result<T> {
+        self.with_key(id, class, |s, key| {
+            let mut scratch = Scratch::default();
+            let mech = mech::translate(m, &mut scratch)?;
+            Ok(op(s, &mech, key)?)
         })
     }
 
