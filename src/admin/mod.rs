@@ -9,6 +9,7 @@ pub mod lifecycle;
 mod listing;
 pub mod uri;
 pub mod users;
+pub mod store;
 pub mod versions;
 
 use cryptoki_sys::*;

@@ -100,6 +100,12 @@ enum Command {
     },
     /// Measure operations per second of a PKCS#11 module, optionally against a second one.
     Bench(bench::BenchArgs),
+    /// The token store: `verify` checks every object against its seal and the file against
+    /// SQLite's consistency check (exit 1 if anything failed).
+    Store {
+        #[command(subcommand)]
+        action: StoreCommand,
+    },
     /// Bring existing keys of a delegate slot's device under Keyward's management: URI names
     /// them on the device (pkcs11:object=LABEL;id=%01;type=private; token attributes are
     /// ignored, the Keyward slot is --slot). As the user, or --user a key manager.
@@ -110,6 +116,18 @@ enum Command {
         label: Option<String>,
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Check every token object (sealed part and clear attributes) and the database file.
+    Verify {
+        #[arg(long)]
+        json: bool,
+        /// File holding the user PIN (else KEYWARD_PIN, else a prompt).
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
@@ -342,6 +360,36 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Bench(_) => {} // run above, before the configuration is loaded
+        Command::Store {
+            action: StoreCommand::Verify { json, pin_file },
+        } => {
+            let pin =
+                read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+            let report = admin
+                .verify_store(slot, &pin)
+                .map_err(|e| format!("cannot verify the store: {e}"))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+                );
+            } else {
+                println!("{} token object(s) intact", report.intact);
+                for uid in &report.failed {
+                    println!("object {uid}: FAILED its integrity check (edited or corrupted)");
+                }
+                for problem in &report.database {
+                    println!("database: {problem}");
+                }
+            }
+            if !report.is_ok() {
+                return Err(format!(
+                    "the store failed verification: {} object(s), {} database problem(s)",
+                    report.failed.len(),
+                    report.database.len()
+                ));
+            }
+        }
         Command::Adopt {
             uri,
             label,

@@ -102,4 +102,6 @@ pub trait Store: UserStore + Send + Sync {
     fn tombstones(&self) -> Result<Vec<Tombstone>>;
     /// Changes whenever another connection commits (a cross-process change counter).
     fn change_counter(&self) -> Result<u64>;
+    /// The database engine's own consistency check: the problems it reports (empty: none).
+    fn integrity_check(&self) -> Result<Vec<String>>;
 }

@@ -325,6 +325,18 @@ impl Store for SqliteStore {
                 .map(|v| v as u64)
         })
     }
+
+    fn integrity_check(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut problems = Vec::new();
+            c.pragma_query(None, "integrity_check", |r| {
+                problems.push(r.get::<_, String>(0)?);
+                Ok(())
+            })?;
+            problems.retain(|p| p != "ok");
+            Ok(problems)
+        })
+    }
 }
 
 #[cfg(test)]

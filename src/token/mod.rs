@@ -19,7 +19,7 @@ use crate::store::seal::{Sealer, Tmk};
 use crate::store::{sqlite::SqliteStore, Store, Who};
 
 pub use audit::Subject;
-pub use objects::{ObjectHandle, Visibility};
+pub use objects::{ObjectHandle, StoreReport, Visibility};
 pub use users::UserInfo;
 
 /// Who is logged in to the token, for this process.

@@ -356,3 +356,49 @@ impl Token {
             .collect())
     }
 }
+
+/// What `keyward store verify` found.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StoreReport {
+    /// Token objects that passed their integrity check.
+    pub intact: usize,
+    /// CKA_UNIQUE_IDs of the token objects that failed it (edited, corrupted, or sealed under
+    /// another token's key).
+    pub failed: Vec<String>,
+    /// Problems SQLite's own consistency check reports (a damaged file).
+    pub database: Vec<String>,
+}
+
+impl StoreReport {
+    pub fn is_ok(&self) -> bool {
+        self.failed.is_empty() && self.database.is_empty()
+    }
+}
+
+impl Token {
+    /// Check every token object against its seal (the whole record: sealed part and clear
+    /// attributes) and the database file against SQLite's consistency check. Needs a login
+    /// (CKR_USER_NOT_LOGGED_IN): private objects can only be checked with the master key.
+    /// A database too damaged to list its objects is CKR_DEVICE_ERROR.
+    pub fn verify_store(&self) -> Result<StoreReport> {
+        let sealer = self.read()?.sealer.clone().ok_or(Error::UserNotLoggedIn)?;
+        let mut report = StoreReport {
+            database: self.store.integrity_check()?,
+            ..StoreReport::default()
+        };
+        for (uid, _) in self.store.object_versions()? {
+            let intact = self
+                .store
+                .object(&uid)
+                .ok()
+                .flatten()
+                .is_some_and(|stored| sealer.open(&stored).and_then(Object::new).is_ok());
+            if intact {
+                report.intact += 1;
+            } else {
+                report.failed.push(uid);
+            }
+        }
+        Ok(report)
+    }
+}
