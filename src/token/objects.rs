@@ -193,13 +193,18 @@ impl Token {
                 }
             }
         }
+        // The list is read again under the write lock: a thread of this process may have
+        // added, changed or destroyed an object since the first read (its store write comes
+        // before its table change), and the first list would undo that.
         let mut st = self.write()?;
-        let live: std::collections::HashSet<&String> = versions.iter().map(|(u, _)| u).collect();
+        let live: HashMap<String, i64> = self.store.object_versions()?.into_iter().collect();
         st.objects
             .entries_mut()
-            .retain(|_, e| e.session.is_some() || live.contains(&e.uid));
+            .retain(|_, e| e.session.is_some() || live.contains_key(&e.uid));
         for (uid, generation, obj) in fresh {
-            st.objects.insert(uid, Arc::new(obj), None, generation);
+            if live.get(&uid) == Some(&generation) {
+                st.objects.insert(uid, Arc::new(obj), None, generation);
+            }
         }
         st.objects.counter = counter;
         Ok(())
