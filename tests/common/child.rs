@@ -39,6 +39,21 @@ pub fn run_child_output(test: &str, role: &str, index: usize, expect: &str) -> S
     stdout.into_owned()
 }
 
+/// Start this binary as a child process running only `test` in `role` on slot `index`, and
+/// return at once (for a test that kills it).
+pub fn spawn_child(test: &str, role: &str, index: usize, expect: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(CONF, super::root_dir().join("keyward.toml"))
+        .env(SLOT, index.to_string())
+        .env(EXPECT, expect)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn child")
+}
+
 /// In a child process started by [`run_child`] for `role`: the slot index and the parent's
 /// message, after pointing `KEYWARD_CONF` at the parent's configuration. None in any other run.
 pub fn child_role(role: &str) -> Option<(usize, String)> {
