@@ -165,7 +165,15 @@ install_pip() {
     --root-user-action=ignore --break-system-packages "${PIP_PACKAGES[@]}"
 }
 
+# cargo-deny (the supply-chain check) from crates.io, if this machine lacks it (~6 minutes).
+install_cargo_deny() {
+  command -v cargo-deny >/dev/null 2>&1 && return 0
+  log "cargo install --locked cargo-deny"
+  cargo install --locked --quiet cargo-deny
+}
+
 main() {
+  install_cargo_deny
   if all_installed; then
     log "all test dependencies present; nothing to do"
     return 0

@@ -50,6 +50,10 @@ main() {
   stage "cargo test --release ${CARGO_LOCK_FLAG[*]}" \
     cargo test --release "${CARGO_LOCK_FLAG[@]}" || true
   stage "interop (MODULE=target/release/libkeyward.so)" interop/run-all.sh || true
+  # Licences, banned and duplicate crates, sources (deny.toml). Advisories need GitHub, which
+  # CI cannot reach: run `cargo deny check advisories` where it can.
+  stage "supply chain: cargo deny check bans licenses sources" \
+    cargo deny --offline check bans licenses sources || true
 
   summary
   [ "$FAILED" -eq 0 ]
