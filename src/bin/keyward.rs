@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 #[path = "keyward/audit.rs"]
 mod audit;
+#[path = "keyward/docs.rs"]
+mod docs;
 #[path = "keyward/bench.rs"]
 mod bench;
 #[path = "keyward/users.rs"]
@@ -106,6 +108,10 @@ enum Command {
         #[command(subcommand)]
         action: StoreCommand,
     },
+    /// Print the shell completion script for SHELL (bash: `source <(keyward completions bash)`).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page, or write every page (one per subcommand) into DIR.
+    Man(docs::ManArgs),
     /// Bring existing keys of a delegate slot's device under Keyward's management: URI names
     /// them on the device (pkcs11:object=LABEL;id=%01;type=private; token attributes are
     /// ignored, the Keyward slot is --slot). As the user, or --user a key manager.
@@ -263,8 +269,11 @@ fn module_path() -> String {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    if let Command::Bench(args) = &cli.command {
-        return bench::run(args, &cli);
+    match &cli.command {
+        Command::Bench(args) => return bench::run(args, &cli),
+        Command::Completions(args) => return docs::completions::<Cli>(args),
+        Command::Man(args) => return docs::man::<Cli>(args),
+        _ => {}
     }
     let mut admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
     admin.set_user(cli.user.clone());
@@ -359,7 +368,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("{step}");
             }
         }
-        Command::Bench(_) => {} // run above, before the configuration is loaded
+        // Run above, before the configuration is loaded.
+        Command::Bench(_) | Command::Completions(_) | Command::Man(_) => {}
         Command::Store {
             action: StoreCommand::Verify { json, pin_file },
         } => {
