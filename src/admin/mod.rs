@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod csr;
 pub mod delegate;
+pub mod doctor;
 pub mod install;
 pub mod lifecycle;
 mod listing;

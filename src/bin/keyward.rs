@@ -108,6 +108,13 @@ enum Command {
         #[command(subcommand)]
         action: StoreCommand,
     },
+    /// Check the configuration, store permissions, PIN state, clock, audit trail (with --user
+    /// an auditor and KEYWARD_PIN) and which PKCS#11 consumers load the module; exit 1 if
+    /// anything failed. Says what to fix.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the shell completion script for SHELL (bash: `source <(keyward completions bash)`).
     Completions(docs::CompletionsArgs),
     /// Print the man page, or write every page (one per subcommand) into DIR.
@@ -370,6 +377,41 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         // Run above, before the configuration is loaded.
         Command::Bench(_) | Command::Completions(_) | Command::Man(_) => {}
+        Command::Doctor { json } => {
+            let pin = match &cli.user {
+                Some(_) => read_pin(None, "KEYWARD_PIN", "Auditor PIN: ", false)?,
+                None => None,
+            };
+            let findings = admin.doctor(
+                std::path::Path::new(&module_path()),
+                pin.as_deref().map(|p| p.as_slice()),
+            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&findings).map_err(|e| e.to_string())?
+                );
+            } else {
+                for f in &findings {
+                    let level = match f.level {
+                        keyward::admin::doctor::Level::Ok => "ok  ",
+                        keyward::admin::doctor::Level::Warn => "WARN",
+                        keyward::admin::doctor::Level::Fail => "FAIL",
+                    };
+                    println!("{level} {}: {}", f.check, f.detail);
+                    if !f.fix.is_empty() && f.level != keyward::admin::doctor::Level::Ok {
+                        println!("     fix: {}", f.fix);
+                    }
+                }
+            }
+            let failed = findings
+                .iter()
+                .filter(|f| f.level == keyward::admin::doctor::Level::Fail)
+                .count();
+            if failed > 0 {
+                return Err(format!("{failed} check(s) failed"));
+            }
+        }
         Command::Store {
             action: StoreCommand::Verify { json, pin_file },
         } => {
