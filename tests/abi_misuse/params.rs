@@ -243,10 +243,8 @@ fn malformed_mechanism_parameters() {
     }
     // A hashing PSS mechanism whose parameter names another hash (§2.1.14 of the mechanisms
     // document: hashAlg must be the mechanism's hash).
-    let mut m = mech_p(
-        CKM_SHA256_RSA_PKCS_PSS,
-        &pss(CKM_SHA384, CKG_MGF1_SHA384, 48),
-    );
+    let sha384 = pss(CKM_SHA384, CKG_MGF1_SHA384, 48);
+    let mut m = mech_p(CKM_SHA256_RSA_PKCS_PSS, &sha384);
     let rv = Init::Sign.call(h, &mut m, fx.rsa_private);
     c.rv("SignInit SHA256-RSA-PKCS-PSS with hashAlg SHA-384", rv, MPI);
     Kind::Sign.cancel(h);
@@ -326,7 +324,8 @@ fn malformed_mechanism_parameters() {
     }
 
     // Mechanisms that take no parameter, given one; HMAC-GENERAL lengths.
-    let general = |n: CK_ULONG| n;
+    // The CK_MAC_GENERAL_PARAMS values live as long as the rows that point at them.
+    let (zero, over, huge): (CK_ULONG, CK_ULONG, CK_ULONG) = (0, 33, CK_ULONG::MAX);
     let rows: [(Init, &str, CK_MECHANISM, CK_OBJECT_HANDLE, &[CK_RV]); 9] = [
         (
             Init::Sign,
@@ -366,21 +365,21 @@ fn malformed_mechanism_parameters() {
         (
             Init::Sign,
             "HMAC-SHA256-GENERAL of 0 bytes",
-            mech_p(CKM_SHA256_HMAC_GENERAL, &general(0)),
+            mech_p(CKM_SHA256_HMAC_GENERAL, &zero),
             fx.hmac,
             MPI,
         ),
         (
             Init::Sign,
             "HMAC-SHA256-GENERAL of 33 bytes",
-            mech_p(CKM_SHA256_HMAC_GENERAL, &general(33)),
+            mech_p(CKM_SHA256_HMAC_GENERAL, &over),
             fx.hmac,
             MPI,
         ),
         (
             Init::Sign,
             "HMAC-SHA256-GENERAL of 2^64-1 bytes",
-            mech_p(CKM_SHA256_HMAC_GENERAL, &general(CK_ULONG::MAX)),
+            mech_p(CKM_SHA256_HMAC_GENERAL, &huge),
             fx.hmac,
             MPI,
         ),
