@@ -22,6 +22,8 @@ pub enum Error {
     SessionParallelNotSupported,
     ObjectHandleInvalid,
     KeyHandleInvalid,
+    WrappingKeyHandleInvalid,
+    UnwrappingKeyHandleInvalid,
     KeyTypeInconsistent,
     KeyFunctionNotPermitted,
     KeySizeRange,
@@ -130,6 +132,8 @@ ckr_table! {
     SessionParallelNotSupported => CKR_SESSION_PARALLEL_NOT_SUPPORTED,
     ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
     KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
+    WrappingKeyHandleInvalid => CKR_WRAPPING_KEY_HANDLE_INVALID,
+    UnwrappingKeyHandleInvalid => CKR_UNWRAPPING_KEY_HANDLE_INVALID,
     KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
     KeyFunctionNotPermitted => CKR_KEY_FUNCTION_NOT_PERMITTED,
     KeySizeRange => CKR_KEY_SIZE_RANGE,
@@ -201,6 +205,18 @@ impl Error {
     /// Per PKCS#11 3.0 §5.2, every failure except CKR_BUFFER_TOO_SMALL ends it.
     pub fn ends_operation(self) -> bool {
         self != Error::BufferTooSmall
+    }
+}
+
+impl Error {
+    /// CKR_KEY_HANDLE_INVALID as the code for a key in another role (C_WrapKey's wrapping
+    /// key, C_UnwrapKey's unwrapping key have codes of their own, PKCS#11 3.0 §5.18).
+    pub fn for_key_role(self, role: Error) -> Error {
+        if self == Error::KeyHandleInvalid {
+            role
+        } else {
+            self
+        }
     }
 }
 

@@ -15,6 +15,8 @@ pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mechanism;
 pub mod object;
 pub mod policy;

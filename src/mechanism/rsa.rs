@@ -94,6 +94,23 @@ fn scheme(m: &MechanismRequest) -> Result<(SignPadding, Input)> {
     Ok((padding, input))
 }
 
+/// A PSS salt must fit the key: emLen >= hLen + sLen + 2 (RFC 8017 §9.1.1). One that cannot
+/// is a bad parameter, refused at C_SignInit/C_VerifyInit (CKR_MECHANISM_PARAM_INVALID)
+/// rather than at the first C_Sign.
+fn check_salt(padding: &SignPadding, key_bits: usize) -> Result<()> {
+    if let SignPadding::Pss {
+        digest, salt_len, ..
+    } = padding
+    {
+        let em_len = key_bits.saturating_sub(1).div_ceil(8);
+        let needed = salt_len.checked_add(digest.output_len() + 2);
+        if needed.is_none_or(|n| n > em_len) {
+            return Err(Error::MechanismParamInvalid);
+        }
+    }
+    Ok(())
+}
+
 fn encryption(m: &MechanismRequest) -> Result<EncPadding> {
     match (&m.param, m.ty) {
         (_, CKM_RSA_PKCS) => m.no_param().map(|_| EncPadding::Pkcs1),
@@ -176,6 +193,7 @@ impl Mechanism for Rsa {
     fn sign(&self, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Box<dyn Signer>> {
         let (padding, input) = scheme(m)?;
         let key = private(key)?;
+        check_salt(&padding, key.size())?;
         Ok(ops::signer(input, move |data| match &*key {
             KeyMaterial::RsaPrivate(k) => {
                 let data = raw_input(&padding, data, k.modulus_len());
@@ -188,6 +206,7 @@ impl Mechanism for Rsa {
     fn verify(&self, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Box<dyn Verifier>> {
         let (padding, input) = scheme(m)?;
         let key = public(key)?;
+        check_salt(&padding, key.size())?;
         Ok(ops::verifier(input, move |data, sig| match &*key {
             KeyMaterial::RsaPublic(k) => k
                 .verify(&padding, data, sig)

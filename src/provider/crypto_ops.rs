@@ -11,7 +11,8 @@ use crate::mechanism::{self, MechanismRequest, Param};
 use crate::object::attr::parse_ulong;
 use crate::object::key::KeyMaterial;
 use crate::object::vendor::{
-    CKA_KW_COPY_OF, CKA_KW_DEVICE_ID, CKA_KW_ROTATION_PERIOD, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE, CKM_KW_VERSIONED_AES_GCM,
+    CKA_KW_COPY_OF, CKA_KW_DEVICE_ID, CKA_KW_ROTATION_PERIOD, CKA_KW_USAGE_LIMIT, CKM_KW_ROTATE,
+    CKM_KW_VERSIONED_AES_GCM,
 };
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
@@ -276,13 +277,14 @@ impl Provider {
             |mech, k| {
                 let current = mech.verify(m, k)?;
                 if older.is_empty() {
-                    return Ok(current);
+                    return Ok(Active::new(current));
                 }
                 let mut all = vec![current];
                 for k in &older {
                     all.push(mech.verify(m, k)?);
                 }
-                Ok(Box::new(mechanism::ops::AnyOf(all)) as Box<dyn mechanism::Verifier>)
+                let any = Box::new(mechanism::ops::AnyOf(all)) as Box<dyn mechanism::Verifier>;
+                Ok(Active::new(any))
             },
         )
     }
@@ -312,9 +314,7 @@ impl Provider {
         } else {
             &mut ops.encrypt
         };
-        produce(slot, Call::Single, cap, true, |op| {
-            op.one_shot(data)
-        })
+        produce(slot, Call::Single, cap, true, |op| op.one_shot(data))
     }
 
     /// C_EncryptUpdate / C_DecryptUpdate.
@@ -366,7 +366,7 @@ impl Provider {
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
         let mut ops = s.ops()?;
-        feed(&mut ops.sign, |a| a.op.update(data))
+        feed(&mut ops.sign, |a| a.update().update(data))
     }
 
     /// C_SignFinal.
@@ -386,15 +386,16 @@ impl Provider {
             .verify
             .take()
             .ok_or(Error::OperationNotInitialized)?;
-        op.update(data)?;
-        op.finish(signature)
+        op.check_single_part()?;
+        op.op.update(data)?;
+        op.op.finish(signature)
     }
 
     /// C_VerifyUpdate.
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
         let mut ops = s.ops()?;
-        feed(&mut ops.verify, |op| op.update(data))
+        feed(&mut ops.verify, |a| a.update().update(data))
     }
 
     /// C_VerifyFinal: the operation ends whatever the outcome.
@@ -405,7 +406,7 @@ impl Provider {
             .verify
             .take()
             .ok_or(Error::OperationNotInitialized)?;
-        op.finish(signature)
+        op.op.finish(signature)
     }
 
     /// C_Digest.
@@ -422,7 +423,7 @@ impl Provider {
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
         let mut ops = s.ops()?;
-        feed(&mut ops.digest, |a| a.op.update(data))
+        feed(&mut ops.digest, |a| a.update().update(data))
     }
 
     /// C_DigestFinal.

@@ -54,7 +54,9 @@ impl Provider {
     ) -> Result<Out> {
         Self::transport_mechanism(m, CKF_WRAP)?;
         let (_, token) = self.session_token(h)?;
-        let wrapper = self.operation_object(h, wrapping, CKA_WRAP, m)?;
+        let wrapper = self
+            .operation_object(h, wrapping, CKA_WRAP, m)
+            .map_err(|e| e.for_key_role(Error::WrappingKeyHandleInvalid))?;
         let target = token
             .object(ObjectHandle(key), Self::visibility(token)?)
             .map_err(|_| Error::KeyHandleInvalid)?;
@@ -99,7 +101,9 @@ impl Provider {
     ) -> Result<CK_OBJECT_HANDLE> {
         Self::transport_mechanism(m, CKF_UNWRAP)?;
         let (s, token) = self.session_token(h)?;
-        let unwrapper = self.operation_object(h, unwrapping, CKA_UNWRAP, m)?;
+        let unwrapper = self
+            .operation_object(h, unwrapping, CKA_UNWRAP, m)
+            .map_err(|e| e.for_key_role(Error::UnwrappingKeyHandleInvalid))?;
         let template =
             &template::with_imposed(unwrapper.attrs().get(CKA_UNWRAP_TEMPLATE), template)?;
         let class = template.get(CKA_CLASS).map(parse_ulong).transpose()?;

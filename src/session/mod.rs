@@ -33,7 +33,7 @@ pub struct Ops {
     pub decrypt: Option<Active<Box<dyn Cipher>>>,
     pub digest: Option<Active<Box<dyn Digester>>>,
     pub sign: Option<Active<Box<dyn Signer>>>,
-    pub verify: Option<Box<dyn Verifier>>,
+    pub verify: Option<Active<Box<dyn Verifier>>>,
     pub message_encrypt: Option<MessageCipher>,
     pub message_decrypt: Option<MessageCipher>,
 }

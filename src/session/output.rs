@@ -20,11 +20,34 @@ pub enum Call {
 pub struct Active<T> {
     pub op: T,
     pending: Option<(Call, Zeroizing<Vec<u8>>)>,
+    /// A C_*Update or C_*Final was called: the single-part call may no longer finish it.
+    multi_part: bool,
 }
 
 impl<T> Active<T> {
     pub fn new(op: T) -> Self {
-        Self { op, pending: None }
+        Self {
+            op,
+            pending: None,
+            multi_part: false,
+        }
+    }
+
+    /// The operation, for a C_*Update that produces no output (digest, sign, verify).
+    pub fn update(&mut self) -> &mut T {
+        self.multi_part = true;
+        &mut self.op
+    }
+
+    /// Refuse a single-part call (C_Sign, C_Verify …) on an operation that C_*Update or
+    /// C_*Final continued: PKCS#11 3.0 §5.11.2 and its siblings say the single-part call
+    /// "cannot be used to terminate a multi-part operation". CKR_OPERATION_NOT_INITIALIZED
+    /// (no single-part operation was initialised); the caller ends the operation.
+    pub fn check_single_part(&self) -> Result<()> {
+        if self.multi_part {
+            return Err(Error::OperationNotInitialized);
+        }
+        Ok(())
     }
 }
 
@@ -63,6 +86,14 @@ pub fn produce<T>(
     compute: impl FnOnce(&mut T) -> Result<Zeroizing<Vec<u8>>>,
 ) -> Result<Out> {
     let active = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    if call == Call::Single {
+        if let Err(e) = active.check_single_part() {
+            *slot = None;
+            return Err(e);
+        }
+    } else {
+        active.multi_part = true;
+    }
     let out = match active.pending.take() {
         Some((c, out)) if c == call => out,
         _ => match compute(&mut active.op) {
