@@ -49,6 +49,7 @@ main() {
     cargo build --release --lib --bins --examples "${CARGO_LOCK_FLAG[@]}" || { summary; exit 1; }
   stage "cargo test --release ${CARGO_LOCK_FLAG[*]}" \
     cargo test --release "${CARGO_LOCK_FLAG[@]}" || true
+  stage "ABI misuse suite under valgrind" scripts/valgrind-abi.sh || true
   stage "interop (MODULE=target/release/libkeyward.so)" interop/run-all.sh || true
   # Licences, banned and duplicate crates, sources (deny.toml). Advisories need GitHub, which
   # CI cannot reach: run `cargo deny check advisories` where it can.
