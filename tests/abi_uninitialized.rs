@@ -56,7 +56,7 @@ fn fl() -> &'static CK_FUNCTION_LIST_3_0 {
         let rv = unsafe { get(null_mut(), null_mut(), &mut iface, 0) };
         assert_eq!(rv, CKR_OK, "C_GetInterface before C_Initialize");
         std::mem::forget(lib); // the list lives in the module: keep it mapped
-        // SAFETY: on CKR_OK `iface` points to the module's static CK_INTERFACE.
+                               // SAFETY: on CKR_OK `iface` points to the module's static CK_INTERFACE.
         unsafe { (*iface).pFunctionList as usize }
     });
     // SAFETY: the default interface's list is the module's static 3.0 function list.
@@ -72,27 +72,97 @@ macro_rules! every_function {
 
 fn call_everything() -> Vec<(&'static str, CK_RV)> {
     every_function![
-        C_Finalize, C_GetInfo, C_GetFunctionList, C_GetSlotList, C_GetSlotInfo,
-        C_GetTokenInfo, C_GetMechanismList, C_GetMechanismInfo, C_InitToken, C_InitPIN,
-        C_SetPIN, C_OpenSession, C_CloseSession, C_CloseAllSessions, C_GetSessionInfo,
-        C_GetOperationState, C_SetOperationState, C_Login, C_Logout, C_CreateObject,
-        C_CopyObject, C_DestroyObject, C_GetObjectSize, C_GetAttributeValue,
-        C_SetAttributeValue, C_FindObjectsInit, C_FindObjects, C_FindObjectsFinal,
-        C_EncryptInit, C_Encrypt, C_EncryptUpdate, C_EncryptFinal, C_DecryptInit, C_Decrypt,
-        C_DecryptUpdate, C_DecryptFinal, C_DigestInit, C_Digest, C_DigestUpdate, C_DigestKey,
-        C_DigestFinal, C_SignInit, C_Sign, C_SignUpdate, C_SignFinal, C_SignRecoverInit,
-        C_SignRecover, C_VerifyInit, C_Verify, C_VerifyUpdate, C_VerifyFinal,
-        C_VerifyRecoverInit, C_VerifyRecover, C_DigestEncryptUpdate, C_DecryptDigestUpdate,
-        C_SignEncryptUpdate, C_DecryptVerifyUpdate, C_GenerateKey, C_GenerateKeyPair,
-        C_WrapKey, C_UnwrapKey, C_DeriveKey, C_SeedRandom, C_GenerateRandom,
-        C_GetFunctionStatus, C_CancelFunction, C_WaitForSlotEvent, C_GetInterfaceList,
-        C_GetInterface, C_LoginUser, C_SessionCancel, C_MessageEncryptInit,
-        C_EncryptMessage, C_EncryptMessageBegin, C_EncryptMessageNext,
-        C_MessageEncryptFinal, C_MessageDecryptInit, C_DecryptMessage,
-        C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,
-        C_MessageSignInit, C_SignMessage, C_SignMessageBegin, C_SignMessageNext,
-        C_MessageSignFinal, C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin,
-        C_VerifyMessageNext, C_MessageVerifyFinal,
+        C_Finalize,
+        C_GetInfo,
+        C_GetFunctionList,
+        C_GetSlotList,
+        C_GetSlotInfo,
+        C_GetTokenInfo,
+        C_GetMechanismList,
+        C_GetMechanismInfo,
+        C_InitToken,
+        C_InitPIN,
+        C_SetPIN,
+        C_OpenSession,
+        C_CloseSession,
+        C_CloseAllSessions,
+        C_GetSessionInfo,
+        C_GetOperationState,
+        C_SetOperationState,
+        C_Login,
+        C_Logout,
+        C_CreateObject,
+        C_CopyObject,
+        C_DestroyObject,
+        C_GetObjectSize,
+        C_GetAttributeValue,
+        C_SetAttributeValue,
+        C_FindObjectsInit,
+        C_FindObjects,
+        C_FindObjectsFinal,
+        C_EncryptInit,
+        C_Encrypt,
+        C_EncryptUpdate,
+        C_EncryptFinal,
+        C_DecryptInit,
+        C_Decrypt,
+        C_DecryptUpdate,
+        C_DecryptFinal,
+        C_DigestInit,
+        C_Digest,
+        C_DigestUpdate,
+        C_DigestKey,
+        C_DigestFinal,
+        C_SignInit,
+        C_Sign,
+        C_SignUpdate,
+        C_SignFinal,
+        C_SignRecoverInit,
+        C_SignRecover,
+        C_VerifyInit,
+        C_Verify,
+        C_VerifyUpdate,
+        C_VerifyFinal,
+        C_VerifyRecoverInit,
+        C_VerifyRecover,
+        C_DigestEncryptUpdate,
+        C_DecryptDigestUpdate,
+        C_SignEncryptUpdate,
+        C_DecryptVerifyUpdate,
+        C_GenerateKey,
+        C_GenerateKeyPair,
+        C_WrapKey,
+        C_UnwrapKey,
+        C_DeriveKey,
+        C_SeedRandom,
+        C_GenerateRandom,
+        C_GetFunctionStatus,
+        C_CancelFunction,
+        C_WaitForSlotEvent,
+        C_GetInterfaceList,
+        C_GetInterface,
+        C_LoginUser,
+        C_SessionCancel,
+        C_MessageEncryptInit,
+        C_EncryptMessage,
+        C_EncryptMessageBegin,
+        C_EncryptMessageNext,
+        C_MessageEncryptFinal,
+        C_MessageDecryptInit,
+        C_DecryptMessage,
+        C_DecryptMessageBegin,
+        C_DecryptMessageNext,
+        C_MessageDecryptFinal,
+        C_MessageSignInit,
+        C_SignMessage,
+        C_SignMessageBegin,
+        C_SignMessageNext,
+        C_MessageSignFinal,
+        C_MessageVerifyInit,
+        C_VerifyMessage,
+        C_VerifyMessageBegin,
+        C_VerifyMessageNext,
+        C_MessageVerifyFinal,
     ]
 }
 
@@ -106,14 +176,26 @@ fn allowed(name: &str) -> &'static [CK_RV] {
             &[CKR_FUNCTION_NOT_PARALLEL, CKR_CRYPTOKI_NOT_INITIALIZED]
         }
         // Functions Keyward does not offer may say so first.
-        "C_DigestKey" | "C_SignRecoverInit" | "C_SignRecover" | "C_VerifyRecoverInit"
-        | "C_VerifyRecover" | "C_DigestEncryptUpdate" | "C_DecryptDigestUpdate"
-        | "C_SignEncryptUpdate" | "C_DecryptVerifyUpdate" | "C_WaitForSlotEvent"
-        | "C_MessageSignInit" | "C_SignMessage" | "C_SignMessageBegin" | "C_SignMessageNext"
-        | "C_MessageSignFinal" | "C_MessageVerifyInit" | "C_VerifyMessage"
-        | "C_VerifyMessageBegin" | "C_VerifyMessageNext" | "C_MessageVerifyFinal" => {
-            &[CKR_FUNCTION_NOT_SUPPORTED, CKR_CRYPTOKI_NOT_INITIALIZED]
-        }
+        "C_DigestKey"
+        | "C_SignRecoverInit"
+        | "C_SignRecover"
+        | "C_VerifyRecoverInit"
+        | "C_VerifyRecover"
+        | "C_DigestEncryptUpdate"
+        | "C_DecryptDigestUpdate"
+        | "C_SignEncryptUpdate"
+        | "C_DecryptVerifyUpdate"
+        | "C_WaitForSlotEvent"
+        | "C_MessageSignInit"
+        | "C_SignMessage"
+        | "C_SignMessageBegin"
+        | "C_SignMessageNext"
+        | "C_MessageSignFinal"
+        | "C_MessageVerifyInit"
+        | "C_VerifyMessage"
+        | "C_VerifyMessageBegin"
+        | "C_VerifyMessageNext"
+        | "C_MessageVerifyFinal" => &[CKR_FUNCTION_NOT_SUPPORTED, CKR_CRYPTOKI_NOT_INITIALIZED],
         _ => &[CKR_CRYPTOKI_NOT_INITIALIZED],
     }
 }
@@ -145,13 +227,7 @@ fn check_phase(phase: &str, wrong: &mut Vec<String>) -> usize {
             ),
             (
                 "C_OpenSession(slot 0, &h)",
-                f.C_OpenSession.unwrap()(
-                    0,
-                    CKF_SERIAL_SESSION,
-                    null_mut(),
-                    None,
-                    &mut h,
-                ),
+                f.C_OpenSession.unwrap()(0, CKF_SERIAL_SESSION, null_mut(), None, &mut h),
             ),
             ("C_Finalize(NULL)", f.C_Finalize.unwrap()(null_mut())),
         ]
@@ -219,9 +295,8 @@ fn every_export_before_initialize_and_after_finalize() {
     assert_eq!(rv, CKR_OK, "C_InitToken");
     let mut h: CK_SESSION_HANDLE = 0;
     // SAFETY: a writable session handle; no callback.
-    let rv = unsafe {
-        f.C_OpenSession.unwrap()(slots[0], CKF_SERIAL_SESSION, null_mut(), None, &mut h)
-    };
+    let rv =
+        unsafe { f.C_OpenSession.unwrap()(slots[0], CKF_SERIAL_SESSION, null_mut(), None, &mut h) };
     assert_eq!(rv, CKR_OK, "C_OpenSession");
     // SAFETY: NULL is the only valid pReserved.
     let rv = unsafe { f.C_Finalize.unwrap()(null_mut()) };
@@ -233,7 +308,10 @@ fn every_export_before_initialize_and_after_finalize() {
     let rv = unsafe { f.C_GetSessionInfo.unwrap()(h, &mut info) };
     checks += 1;
     if rv != CKR_CRYPTOKI_NOT_INITIALIZED {
-        wrong.push(format!("after C_Finalize: the old session: got {}", name(rv)));
+        wrong.push(format!(
+            "after C_Finalize: the old session: got {}",
+            name(rv)
+        ));
     }
 
     // Initialised again: a new instance where the old session handle means nothing.
@@ -244,7 +322,10 @@ fn every_export_before_initialize_and_after_finalize() {
     let rv = unsafe { f.C_GetSessionInfo.unwrap()(h, &mut info) };
     checks += 1;
     if rv != CKR_SESSION_HANDLE_INVALID {
-        wrong.push(format!("initialised again: the old session: got {}", name(rv)));
+        wrong.push(format!(
+            "initialised again: the old session: got {}",
+            name(rv)
+        ));
     }
     // SAFETY: a second C_Initialize with NULL arguments.
     let rv = unsafe { f.C_Initialize.unwrap()(null_mut()) };

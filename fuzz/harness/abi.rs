@@ -172,7 +172,7 @@ impl Fixture {
     fn session(&self) -> CK_SESSION_HANDLE {
         let mut work = self.work.lock().unwrap_or_else(|e| e.into_inner());
         work.1 += 1;
-        if work.1 % 500 == 0 {
+        if work.1.is_multiple_of(500) {
             ck!(self.fl, C_CloseSession(work.0));
             work.0 = self.open();
         }
@@ -353,10 +353,13 @@ impl RawTemplate {
 
     fn one(&mut self, input: &mut Input, ty: CK_ATTRIBUTE_TYPE, nest: bool) -> CK_ATTRIBUTE {
         let mode = input.byte();
+        // An attribute array's value is read as CK_ATTRIBUTEs, pointers included: it gets a
+        // real nested array (or NULL), never raw fuzz bytes, which would be wild pointers.
+        let nested_value = nest && (mode % 8 == 7 || keyward::object::attr::is_template(ty));
         let (p, len) = match mode % 8 {
             5 => (null(), (input.byte() % 3) as CK_ULONG),
             6 => (null(), input.ulong()),
-            7 if nest => {
+            _ if nested_value => {
                 let nested: Vec<CK_ATTRIBUTE> = (0..input.byte() % 4)
                     .map(|_| {
                         let ty = input.pick(ATTRIBUTE_TYPES);
@@ -606,6 +609,31 @@ const MECHANISMS: &[CK_MECHANISM_TYPE] = &[
     CKM_EC_KEY_PAIR_GEN,
 ];
 
+/// The parameter sizes at which the module reads pointers out of a mechanism's parameter.
+fn pointer_struct_sizes(ty: CK_MECHANISM_TYPE) -> &'static [usize] {
+    const GCM: &[usize] = &[40, size_of::<CK_GCM_PARAMS>()];
+    const OAEP: &[usize] = &[size_of::<CK_RSA_PKCS_OAEP_PARAMS>()];
+    const ECDH: &[usize] = &[size_of::<CK_ECDH1_DERIVE_PARAMS>()];
+    const HKDF: &[usize] = &[size_of::<CK_HKDF_PARAMS>()];
+    const PBKDF2: &[usize] = &[size_of::<CK_PKCS5_PBKD2_PARAMS2>()];
+    const KBKDF: &[usize] = &[size_of::<CK_SP800_108_KDF_PARAMS>()];
+    const STRING: &[usize] = &[size_of::<CK_KEY_DERIVATION_STRING_DATA>()];
+    const CBC_DATA: &[usize] = &[size_of::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>()];
+    const EDDSA: &[usize] = &[size_of::<CK_EDDSA_PARAMS>()];
+    match ty {
+        CKM_AES_GCM => GCM,
+        CKM_RSA_PKCS_OAEP => OAEP,
+        CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => ECDH,
+        CKM_HKDF_DERIVE | CKM_HKDF_DATA => HKDF,
+        CKM_PKCS5_PBKD2 => PBKDF2,
+        CKM_SP800_108_COUNTER_KDF => KBKDF,
+        CKM_AES_ECB_ENCRYPT_DATA => STRING,
+        CKM_AES_CBC_ENCRYPT_DATA => CBC_DATA,
+        CKM_EDDSA => EDDSA,
+        _ => &[],
+    }
+}
+
 /// A CK_MECHANISM from fuzz bytes and the memory its parameter points to.
 pub struct RawMechanism {
     ty: CK_MECHANISM_TYPE,
@@ -639,10 +667,16 @@ impl RawMechanism {
             1 => {
                 let n = input.byte() as usize;
                 m.param = input.take(n).to_vec();
+                // Raw bytes the size of a struct with pointers would be read as one: fuzz
+                // bytes for pointers (a lying caller). One byte more makes it a length error.
+                if pointer_struct_sizes(ty).contains(&m.param.len()) {
+                    m.param.push(0);
+                }
             }
             2 => m.null_with = Some(input.ulong()),
             _ => {
                 m.param = m.structure(input);
+                let right = m.param.len();
                 // Sometimes the wrong ulParameterLen: a few bytes short or long (the buffer
                 // grows with it, so the module may read all it is told).
                 match input.byte() % 8 {
@@ -655,6 +689,13 @@ impl RawMechanism {
                         m.param.resize(m.param.len() + long, 0);
                     }
                     _ => {}
+                }
+                // CK_GCM_PARAMS is 48 bytes, its 2.40 form without ulIvBits 40: the module
+                // tells them apart by length alone, so a 48-byte struct cut to 40 (or a 40-byte
+                // one grown to 48) is the other layout with fuzz bytes for pointers. That is a
+                // lying caller, not a length error: keep the right length then.
+                if m.param.len() != right && pointer_struct_sizes(m.ty).contains(&m.param.len()) {
+                    m.param.resize(right, 0);
                 }
             }
         }
@@ -685,7 +726,7 @@ impl RawMechanism {
                 let (aad, aad_len) = self.buffer(input);
                 let bits = [iv_len.wrapping_mul(8), input.ulong()][input.byte() as usize % 2];
                 let tag = [128, 96, 64, 32, 0, 129, input.ulong()][input.byte() as usize % 7];
-                if input.byte() % 4 == 0 {
+                if input.byte().is_multiple_of(4) {
                     // The 2.40 layout without ulIvBits.
                     [
                         bytes_of(&iv),

@@ -321,6 +321,9 @@ unsafe fn kbkdf(p: *const c_void, len: CK_ULONG) -> Result<Param> {
 /// Password lengths above this are taken for the 2.40 layout's `CK_ULONG_PTR`.
 const MAX_PASSWORD: CK_ULONG = 4096;
 
+/// No pointer lies below this (Linux maps nothing under `vm.mmap_min_addr`, 64 KiB).
+const LOWEST_POINTER: CK_ULONG = 0x1_0000;
+
 /// CK_PKCS5_PBKD2_PARAMS2. The 2.40 CK_PKCS5_PBKD2_PARAMS has the same size but a pointer
 /// to the password length in the last field; a value too large to be a length is read as
 /// that pointer, so callers of either layout work.
@@ -331,6 +334,13 @@ unsafe fn pbkdf2(p: *const c_void, len: CK_ULONG) -> Result<Param> {
         return Err(Error::MechanismParamInvalid);
     }
     let password_len = if s.ulPasswordLen > MAX_PASSWORD {
+        // Only an aligned address above the first 64 KiB (never mapped on the platforms the
+        // module supports) can be the 2.40 pointer; anything else is a 3.0 length too long to
+        // take, refused rather than dereferenced.
+        let aligned = s.ulPasswordLen as usize % std::mem::align_of::<CK_ULONG>() == 0;
+        if !aligned || s.ulPasswordLen < LOWEST_POINTER {
+            return Err(Error::MechanismParamInvalid);
+        }
         // SAFETY: in the 2.40 layout this field points to the caller's CK_ULONG length.
         unsafe { (s.ulPasswordLen as *const CK_ULONG).as_ref() }
             .copied()

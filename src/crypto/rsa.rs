@@ -271,8 +271,8 @@ impl RsaPrivateKey {
     /// `input` is: for `Pkcs1{digest: Some(h)}` and `Pss`: the hash (length must equal
     /// h's output → else `InvalidLength`; PSS salt too long for the key → `BadParameter`);
     /// for `Pkcs1{digest: None}`: raw bytes (a DigestInfo), len <= k-11 else
-    /// `InvalidLength`; for `Raw`: exactly k bytes (`InvalidLength`), numerically < n
-    /// (`InvalidData`).
+    /// `InvalidLength`; for `Raw`: exactly k bytes (`InvalidLength`), numerically < n and
+    /// none of the values aws-lc will not exponentiate (0, 1, n-1) (`InvalidData`).
     pub fn sign(&self, padding: &SignPadding, input: &[u8]) -> Result<Vec<u8>> {
         let k = self.modulus_len();
         let mut c = match padding {
@@ -303,7 +303,12 @@ impl RsaPrivateKey {
                 self.key.ctx(PkeyOp::Sign, RsaPad::None)?
             }
         };
-        let sig = c.sign(input, k)?;
+        // aws-lc refuses to exponentiate the trivial values 0, 1 and n-1: for raw RSA that
+        // is the caller's data, not an internal failure.
+        let raw = *padding == SignPadding::Raw;
+        let sig = c
+            .sign(input, k)
+            .map_err(|e| if raw { CryptoError::InvalidData } else { e })?;
         if sig.len() != k {
             return Err(CryptoError::Internal);
         }

@@ -464,3 +464,58 @@ fn malformed_mechanism_parameters() {
     close(h);
     c.done();
 }
+
+/// CK_PKCS5_PBKD2_PARAMS2 and the 2.40 CK_PKCS5_PBKD2_PARAMS have one size; the last field is
+/// a length in one and a pointer to the length in the other. A 3.0 length too long to take
+/// must be refused, never followed as a pointer (it was, and crashed the caller's process).
+#[test]
+fn pbkdf2_password_length_is_never_taken_for_a_pointer() {
+    let h = session();
+    let mut c = Checks::new("pbkdf2_password_length_is_never_taken_for_a_pointer");
+    let salt = [7u8; 16];
+    let password = vec![b'p'; 70_000];
+    let (class, kt, len) = (CKO_SECRET_KEY, CKK_GENERIC_SECRET, 32 as CK_ULONG);
+    let mut t = [
+        attr(CKA_CLASS, &class),
+        attr(CKA_KEY_TYPE, &kt),
+        attr(CKA_VALUE_LEN, &len),
+        attr(CKA_TOKEN, &FALSE),
+    ];
+    let params = |password_len: CK_ULONG| CK_PKCS5_PBKD2_PARAMS2 {
+        saltSource: CKZ_SALT_SPECIFIED,
+        pSaltSourceData: salt.as_ptr() as *mut c_void,
+        ulSaltSourceDataLen: salt.len() as CK_ULONG,
+        iterations: 2,
+        prf: CKP_PKCS5_PBKD2_HMAC_SHA256,
+        pPrfData: std::ptr::null_mut(),
+        ulPrfDataLen: 0,
+        pPassword: password.as_ptr() as *mut u8,
+        ulPasswordLen: password_len,
+    };
+    for password_len in [4097, 5000, 0xffff, 0x1_0001] {
+        let p = params(password_len);
+        let mut m = mech_p(CKM_PKCS5_PBKD2, &p);
+        let mut key = 0;
+        let rv = ck!(C_GenerateKey(h, &mut m, t.as_mut_ptr(), 4, &mut key));
+        c.rv(
+            format!("C_GenerateKey(PBKDF2) with a {password_len}-byte 3.0 password"),
+            rv,
+            MPI,
+        );
+    }
+    // The 2.40 layout still works: the field points to the length.
+    let short_len: CK_ULONG = 12;
+    let p = params(&short_len as *const CK_ULONG as CK_ULONG);
+    let mut m = mech_p(CKM_PKCS5_PBKD2, &p);
+    let mut key = 0;
+    let rv = ck!(C_GenerateKey(h, &mut m, t.as_mut_ptr(), 4, &mut key));
+    c.rv("C_GenerateKey(PBKDF2), 2.40 layout", rv, &[CKR_OK]);
+    // And a 3.0 length that is one.
+    let p = params(12);
+    let mut m = mech_p(CKM_PKCS5_PBKD2, &p);
+    let mut same = 0;
+    let rv = ck!(C_GenerateKey(h, &mut m, t.as_mut_ptr(), 4, &mut same));
+    c.rv("C_GenerateKey(PBKDF2), 3.0 layout", rv, &[CKR_OK]);
+    close(h);
+    c.done();
+}

@@ -6,7 +6,7 @@
 
 use std::ffi::c_void;
 use std::mem::size_of;
-use std::ptr::{null, null_mut};
+use std::ptr::null;
 
 use cryptoki_sys::*;
 
@@ -441,7 +441,6 @@ fn well_formed_attribute_array_round_trips() {
         got == vec![CKA_SENSITIVE, CKA_EXTRACTABLE],
     );
     c.rv("C_DestroyObject", ck!(C_DestroyObject(h, obj)), &[CKR_OK]);
-    let _ = null_mut::<u8>();
     close(h);
     c.done();
 }
