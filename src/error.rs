@@ -202,9 +202,7 @@ impl Error {
     pub fn ends_operation(self) -> bool {
         self != Error::BufferTooSmall
     }
-}
 
-impl Error {
     /// CKR_KEY_HANDLE_INVALID as the code for a key in another role (C_WrapKey's wrapping
     /// key, C_UnwrapKey's unwrapping key have codes of their own, PKCS#11 3.0 §5.18).
     pub fn for_key_role(self, role: Error) -> Error {

@@ -965,7 +965,7 @@ fn two_call(what: &str, mut f: impl FnMut(*mut u8, *mut CK_ULONG) -> CK_RV) -> C
 
 /// A secret-key template with a fuzzed CKA_VALUE_LEN, for derivation and generation.
 fn key_template(input: &mut Input, len: &mut CK_ULONG) -> [CK_ATTRIBUTE; 5] {
-    *len = input.pick(&[16, 32, 24, 1, 0, 64, 1 << 20]);
+    *len = input.pick(&[16, 32, 24, 1, 0, 64, 4096]);
     static CLASS: CK_OBJECT_CLASS = CKO_SECRET_KEY;
     static GENERIC: CK_KEY_TYPE = CKK_GENERIC_SECRET;
     static FALSE: CK_BBOOL = CK_FALSE;

@@ -337,7 +337,7 @@ unsafe fn pbkdf2(p: *const c_void, len: CK_ULONG) -> Result<Param> {
         // Only an aligned address above the first 64 KiB (never mapped on the platforms the
         // module supports) can be the 2.40 pointer; anything else is a 3.0 length too long to
         // take, refused rather than dereferenced.
-        let aligned = s.ulPasswordLen as usize % std::mem::align_of::<CK_ULONG>() == 0;
+        let aligned = (s.ulPasswordLen as usize).is_multiple_of(std::mem::align_of::<CK_ULONG>());
         if !aligned || s.ulPasswordLen < LOWEST_POINTER {
             return Err(Error::MechanismParamInvalid);
         }
