@@ -234,7 +234,11 @@ impl FileSlot {
                 let pin = match (&self.device_pin_file, &self.device_pin_env) {
                     (Some(f), None) => DevicePin::File(f.clone()),
                     (None, Some(v)) => DevicePin::Env(v.clone()),
-                    _ => return invalid("a delegate slot needs one of device_pin_file, device_pin_env"),
+                    _ => {
+                        return invalid(
+                            "a delegate slot needs one of device_pin_file, device_pin_env",
+                        )
+                    }
                 };
                 Ok(Some(DelegateConfig {
                     module: module.clone(),

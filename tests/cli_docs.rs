@@ -14,7 +14,9 @@ fn completions_name_every_subcommand_and_bash_loads_them() {
         let out = keyward(&["completions", shell]);
         assert!(out.status.success(), "{shell}");
         let script = String::from_utf8(out.stdout).unwrap();
-        for sub in ["rotate", "revoke", "adopt", "verify", "audit", "user", "bench"] {
+        for sub in [
+            "rotate", "revoke", "adopt", "verify", "audit", "user", "bench",
+        ] {
             assert!(script.contains(sub), "{shell} completions lack {sub}");
         }
     }
@@ -23,7 +25,11 @@ fn completions_name_every_subcommand_and_bash_loads_them() {
         .args(["-c", &format!("{script}\ncomplete -p keyward")])
         .output()
         .expect("bash");
-    assert!(bash.status.success(), "{}", String::from_utf8_lossy(&bash.stderr));
+    assert!(
+        bash.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
     assert!(String::from_utf8_lossy(&bash.stdout).contains("-F _keyward keyward"));
 }
 
@@ -31,7 +37,11 @@ fn completions_name_every_subcommand_and_bash_loads_them() {
 fn man_pages_cover_every_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let out = keyward(&["man", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for page in [
         "keyward.1",
         "keyward-key-rotate.1",
@@ -43,5 +53,8 @@ fn man_pages_cover_every_subcommand() {
         assert!(text.contains(".TH"), "{page} is not a man page");
     }
     let main = String::from_utf8(keyward(&["man"]).stdout).unwrap();
-    assert!(main.contains(".SH SUBCOMMANDS") || main.contains("keyward\\-key"), "{main}");
+    assert!(
+        main.contains(".SH SUBCOMMANDS") || main.contains("keyward\\-key"),
+        "{main}"
+    );
 }

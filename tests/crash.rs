@@ -39,7 +39,11 @@ fn killed_writers_leave_a_consistent_token() {
         &["user", "add", "aud", "--role", "auditor"],
         &[("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_NEW_PIN", "aud-pin-1")],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut objects = 0;
     for round in 0..KILLS {
         let mut child = spawn_child("child_writes_until_killed", "writer", index, "");
@@ -63,9 +67,16 @@ fn killed_writers_leave_a_consistent_token() {
                 .collect::<Vec<_>>()
         );
         let report: serde_json::Value = serde_json::from_slice(&ok[0].stdout).unwrap();
-        assert_eq!(report["failed"], serde_json::json!([]), "round {round}: {report}");
+        assert_eq!(
+            report["failed"],
+            serde_json::json!([]),
+            "round {round}: {report}"
+        );
         let intact = report["intact"].as_u64().unwrap();
-        assert!(intact >= objects, "round {round}: objects vanished: {report}");
+        assert!(
+            intact >= objects,
+            "round {round}: objects vanished: {report}"
+        );
         objects = intact;
         let audit = cli(
             index,
@@ -78,7 +89,10 @@ fn killed_writers_leave_a_consistent_token() {
             String::from_utf8_lossy(&audit.stderr)
         );
     }
-    assert!(objects >= KILLS, "the writers wrote little: {objects} objects");
+    assert!(
+        objects >= KILLS,
+        "the writers wrote little: {objects} objects"
+    );
 }
 
 /// Child: write in a loop until killed — generate, rotate, modify, change the PIN back and
@@ -107,8 +121,11 @@ fn child_writes_until_killed() {
             )
             .unwrap();
         s.sign(&Mechanism::Sha256Hmac, key, b"x").unwrap();
-        s.update_attributes(key, &[Attribute::Label(format!("crash-{i}-b").into_bytes())])
-            .unwrap();
+        s.update_attributes(
+            key,
+            &[Attribute::Label(format!("crash-{i}-b").into_bytes())],
+        )
+        .unwrap();
         if i % 2 == 0 {
             let handle: CK_ULONG = key.handle();
             use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
@@ -117,7 +134,11 @@ fn child_writes_until_killed() {
             let m = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&handle)));
             s.generate_key(&m, &[]).unwrap();
         }
-        let next = if current == USER_PIN { OTHER_PIN } else { USER_PIN };
+        let next = if current == USER_PIN {
+            OTHER_PIN
+        } else {
+            USER_PIN
+        };
         s.set_pin(&pin(current), &pin(next)).unwrap();
         current = next;
     }

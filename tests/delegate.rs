@@ -28,7 +28,11 @@ fn device_and_config(dir: &Path) -> PathBuf {
         .args(["--so-pin", "device-so-1", "--pin", DEVICE_PIN])
         .output()
         .expect("softhsm2-util");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(dir.join("device.pin"), format!("{DEVICE_PIN}\n")).unwrap();
     let keyward = dir.join("keyward.toml");
     std::fs::write(
@@ -94,12 +98,14 @@ fn keys_live_on_the_device_and_the_slot_survives_its_absence() {
     p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .unwrap();
     let slot = p11.get_all_slots().unwrap()[0];
-    p11.init_token(slot, &pin(common::SO_PIN), "delegated").unwrap();
+    p11.init_token(slot, &pin(common::SO_PIN), "delegated")
+        .unwrap();
     let s = p11.open_rw_session(slot).unwrap();
     s.login(UserType::So, Some(&pin(common::SO_PIN))).unwrap();
     s.init_pin(&pin(common::USER_PIN)).unwrap();
     s.logout().unwrap();
-    s.login(UserType::User, Some(&pin(common::USER_PIN))).unwrap();
+    s.login(UserType::User, Some(&pin(common::USER_PIN)))
+        .unwrap();
 
     // The mechanism list is the device's: SoftHSM 2.6 has CKM_ECDSA but no CKM_ECDSA_SHA256,
     // which a soft Keyward slot has.
@@ -112,7 +118,11 @@ fn keys_live_on_the_device_and_the_slot_survives_its_absence() {
         .generate_key_pair(
             &Mechanism::EccKeyPairGen,
             &[Attribute::EcParams(P256.to_vec()), Attribute::Token(true)],
-            &[Attribute::Sign(true), Attribute::Token(true), Attribute::Label(b"ec".to_vec())],
+            &[
+                Attribute::Sign(true),
+                Attribute::Token(true),
+                Attribute::Label(b"ec".to_vec()),
+            ],
         )
         .unwrap();
     // Keyward holds no private value: CKA_VALUE of its private key object does not exist.
@@ -130,7 +140,8 @@ fn keys_live_on_the_device_and_the_slot_survives_its_absence() {
     };
     let sig = sign(&s, private, data).unwrap();
     verify(&sig).expect("the device's signature verifies with the stored public key");
-    s.verify(&Mechanism::Ecdsa, public, &sha256(data), &sig).unwrap();
+    s.verify(&Mechanism::Ecdsa, public, &sha256(data), &sig)
+        .unwrap();
 
     // Four threads, each with its own session, share the device key.
     std::thread::scope(|scope| {
@@ -179,12 +190,24 @@ fn keys_live_on_the_device_and_the_slot_survives_its_absence() {
     s.destroy_object(private).unwrap();
     // (pkcs11-tool in its own process: a second C_Initialize of SoftHSM here would clash.)
     let out = std::process::Command::new("pkcs11-tool")
-        .args(["--module", SOFTHSM, "--token-label", "hsm", "--login", "--pin", DEVICE_PIN])
+        .args([
+            "--module",
+            SOFTHSM,
+            "--token-label",
+            "hsm",
+            "--login",
+            "--pin",
+            DEVICE_PIN,
+        ])
         .args(["--list-objects", "--type", "privkey"])
         .output()
         .expect("pkcs11-tool");
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         !listing.contains("Private Key Object"),
         "private keys left on the device: {listing}"

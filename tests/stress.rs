@@ -100,10 +100,16 @@ fn three_processes_of_eight_threads_lose_nothing() {
     assert_eq!(encryptions, (PROCESSES * THREADS * ROUNDS) as u64);
     assert_eq!(kept.len() + gone.len(), PROCESSES * THREADS * ROUNDS);
     for label in &kept {
-        assert!(!find_label(&s, label).is_empty(), "kept key {label} not found");
+        assert!(
+            !find_label(&s, label).is_empty(),
+            "kept key {label} not found"
+        );
     }
     for label in &gone {
-        assert!(find_label(&s, label).is_empty(), "destroyed key {label} still there");
+        assert!(
+            find_label(&s, label).is_empty(),
+            "destroyed key {label} still there"
+        );
     }
     let show = cli(
         index,

@@ -37,7 +37,11 @@ fn python(db: &std::path::Path, script: &str) {
         .arg(db)
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn secret_key(s: &cryptoki::session::Session, label: &str) -> String {
@@ -106,7 +110,10 @@ fn edited_objects_are_refused_and_reported() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(failed.contains(&sealed.as_str()) && failed.contains(&clear.as_str()), "{report}");
+    assert!(
+        failed.contains(&sealed.as_str()) && failed.contains(&clear.as_str()),
+        "{report}"
+    );
 
     // A fresh process (the CLI) lists the untouched key only: the edited ones are unusable.
     let slot_arg = index.to_string();

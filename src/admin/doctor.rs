@@ -86,8 +86,7 @@ impl Admin {
         out: &mut Vec<Finding>,
     ) {
         let name = format!("slot {id}");
-        let writable_by_others = std::fs::metadata(&slot.path)
-            .is_ok_and(|m| m.mode() & 0o022 != 0);
+        let writable_by_others = std::fs::metadata(&slot.path).is_ok_and(|m| m.mode() & 0o022 != 0);
         if writable_by_others {
             out.push(finding(
                 Level::Fail,
@@ -101,7 +100,10 @@ impl Admin {
                 out.push(finding(
                     Level::Fail,
                     &format!("{name}: permissions"),
-                    format!("{} is accessible to others (mode bits {mode:03o})", file.display()),
+                    format!(
+                        "{} is accessible to others (mode bits {mode:03o})",
+                        file.display()
+                    ),
                     &format!("chmod 600 {}", file.display()),
                 ));
             }
@@ -169,7 +171,9 @@ impl Admin {
                 Level::Ok,
                 &format!("{name}: audit"),
                 format!("trail at {}", slot.audit_path().display()),
-                &format!("to verify it: keyward --slot {id} --user AUDITOR doctor (or audit verify)"),
+                &format!(
+                    "to verify it: keyward --slot {id} --user AUDITOR doctor (or audit verify)"
+                ),
             )),
             (true, Some(pin)) => out.push(match self.audit_verify(id, pin) {
                 Ok(r) if r.first_bad.is_none() => finding(
@@ -223,8 +227,12 @@ fn consumers(module: &Path) -> Vec<Finding> {
         return out;
     }
     let run = |cmd: &mut Command| {
-        cmd.output()
-            .map(|o| (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned()))
+        cmd.output().map(|o| {
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        })
     };
     match run(Command::new("pkcs11-tool")
         .arg("--module")

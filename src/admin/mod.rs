@@ -8,9 +8,9 @@ pub mod doctor;
 pub mod install;
 pub mod lifecycle;
 mod listing;
+pub mod store;
 pub mod uri;
 pub mod users;
-pub mod store;
 pub mod versions;
 
 use cryptoki_sys::*;

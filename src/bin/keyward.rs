@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 #[path = "keyward/audit.rs"]
 mod audit;
-#[path = "keyward/docs.rs"]
-mod docs;
 #[path = "keyward/bench.rs"]
 mod bench;
+#[path = "keyward/docs.rs"]
+mod docs;
 #[path = "keyward/users.rs"]
 mod users;
 

@@ -106,9 +106,18 @@ mod tests {
             assert_eq!(&g.open(&iv, &aad, &sealed).unwrap()[..], &msg[..]);
             let mut bad = sealed.to_vec();
             bad[0] ^= 1;
-            assert!(matches!(g.open(&iv, &aad, &bad), Err(CryptoError::InvalidData)));
-            assert!(matches!(g.open(&iv, &aad, &bad[..15]), Err(CryptoError::InvalidLength)));
-            assert!(matches!(g.seal(&[0; 16], &aad, &msg), Err(CryptoError::BadParameter)));
+            assert!(matches!(
+                g.open(&iv, &aad, &bad),
+                Err(CryptoError::InvalidData)
+            ));
+            assert!(matches!(
+                g.open(&iv, &aad, &bad[..15]),
+                Err(CryptoError::InvalidLength)
+            ));
+            assert!(matches!(
+                g.seal(&[0; 16], &aad, &msg),
+                Err(CryptoError::BadParameter)
+            ));
         }
         assert!(GcmKey::new(&[0; 24]).is_none());
     }

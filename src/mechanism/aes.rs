@@ -104,9 +104,11 @@ impl Cipher for PreparedGcm {
         };
         let gcm = secret.gcm().ok_or(Error::GeneralError)?;
         if self.encrypt {
-            gcm.seal(iv, aad, data).map_err(crypto_error(Context::Encrypt))
+            gcm.seal(iv, aad, data)
+                .map_err(crypto_error(Context::Encrypt))
         } else {
-            gcm.open(iv, aad, data).map_err(crypto_error(Context::Decrypt))
+            gcm.open(iv, aad, data)
+                .map_err(crypto_error(Context::Decrypt))
         }
     }
 }

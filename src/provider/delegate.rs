@@ -100,7 +100,9 @@ impl Cipher for CipherOp {
         let data = self.op.take();
         let (device, key, m) = (&self.op.device, &self.op.key, &self.op.m);
         if self.encrypt {
-            device.encrypt(&key.id, key.class, m, &data).map(Zeroizing::new)
+            device
+                .encrypt(&key.id, key.class, m, &data)
+                .map(Zeroizing::new)
         } else {
             device.decrypt(&key.id, key.class, m, &data)
         }
@@ -250,7 +252,14 @@ fn split_adopted(
             }
         }
         CKO_SECRET_KEY => {
-            for ty in [CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP] {
+            for ty in [
+                CKA_SIGN,
+                CKA_VERIFY,
+                CKA_ENCRYPT,
+                CKA_DECRYPT,
+                CKA_WRAP,
+                CKA_UNWRAP,
+            ] {
                 template.set_bool(ty, found.flag(ty));
             }
         }
@@ -265,7 +274,12 @@ fn split_adopted(
     }
     let mut material = Attributes::new();
     let public_values: &[CK_ATTRIBUTE_TYPE] = match class {
-        CKO_PUBLIC_KEY => &[CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT],
+        CKO_PUBLIC_KEY => &[
+            CKA_MODULUS,
+            CKA_PUBLIC_EXPONENT,
+            CKA_EC_PARAMS,
+            CKA_EC_POINT,
+        ],
         CKO_SECRET_KEY => &[CKA_VALUE_LEN],
         _ => &[CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS],
     };
@@ -314,10 +328,7 @@ impl Provider {
             let id = found.get(CKA_ID).ok_or(Error::KeyHandleInvalid)?;
             let mut known = Attributes::new();
             known.set(CKA_KW_DEVICE_ID, id.to_vec());
-            if !token
-                .find(&known, Self::visibility(token)?)?
-                .is_empty()
-            {
+            if !token.find(&known, Self::visibility(token)?)?.is_empty() {
                 continue;
             }
             let class = found.ulong(CKA_CLASS).ok_or(Error::KeyHandleInvalid)?;

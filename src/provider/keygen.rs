@@ -90,9 +90,7 @@ impl Provider {
         check_write(&s, token, &pub_attrs, Write::Create)?;
         check_write(&s, token, &priv_attrs, Write::Create)?;
         let (pub_gen, priv_gen) = match token.device() {
-            Some(device) => {
-                super::delegate::generate_key_pair(device, m, &pub_attrs, &priv_attrs)?
-            }
+            Some(device) => super::delegate::generate_key_pair(device, m, &pub_attrs, &priv_attrs)?,
             None => mech.generate_key_pair(m, public, private)?,
         };
         pub_attrs.extend(&pub_gen);

@@ -57,8 +57,12 @@ pub(super) fn device_template(
     // A private key's template never carries the pair's domain parameters: they belong
     // to the public template (SoftHSM answers CKR_ATTRIBUTE_READ_ONLY), and Keyward's
     // private key objects have them (a rotation regenerates from those objects).
-    const PUBLIC_ONLY: [CK_ATTRIBUTE_TYPE; 4] =
-        [CKA_EC_PARAMS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_MODULUS];
+    const PUBLIC_ONLY: [CK_ATTRIBUTE_TYPE; 4] = [
+        CKA_EC_PARAMS,
+        CKA_MODULUS_BITS,
+        CKA_PUBLIC_EXPONENT,
+        CKA_MODULUS,
+    ];
     let mut out = Vec::new();
     for (ty, value) in keyward.iter().filter(|(t, _)| PASSED_ON.contains(t)) {
         if secret && PUBLIC_ONLY.contains(&ty) {

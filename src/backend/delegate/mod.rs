@@ -353,7 +353,11 @@ impl Device {
         id: &[u8],
         class: CK_OBJECT_CLASS,
         m: &MechanismRequest,
-        op: impl Fn(&Session, &cryptoki::mechanism::Mechanism, ObjectHandle) -> cryptoki::error::Result<T>,
+        op: impl Fn(
+            &Session,
+            &cryptoki::mechanism::Mechanism,
+            ObjectHandle,
+        ) -> cryptoki::error::Result<T>,
     ) -> Result<T> {
         self.with_key(id, class, |s, key| {
             let mut scratch = Scratch::default();
