@@ -178,7 +178,7 @@ impl Provider {
         let mech = mechanism::lookup(m.ty)?;
         let material = self.operation_key(h, key, usage, m)?;
         let device =
-            super::delegate::DeviceOps::for_key(self.token(s.slot as CK_SLOT_ID)?, &material, m)?;
+            super::delegate::DeviceOps::for_key(self.token(s.slot as CK_SLOT_ID)?, &material)?;
         let mech = match &device {
             Some(d) => d as &dyn mechanism::Mechanism,
             None => mech,

@@ -134,21 +134,15 @@ impl Mechanism for DeviceOps {
 }
 
 impl DeviceOps {
-    /// The operations for `key` used in `token` with mechanism `m`: None for a key that is
-    /// not on a device. A device key in a slot without a device (its configuration changed)
-    /// is CKR_DEVICE_ERROR; a mechanism the device does not offer, CKR_MECHANISM_INVALID.
-    pub(super) fn for_key(
-        token: &Token,
-        key: &KeyMaterial,
-        m: &MechanismRequest,
-    ) -> Result<Option<Self>> {
+    /// The operations for `key` used in `token`: None for a key that is not on a device. A
+    /// device key in a slot without a device (its configuration changed) is CKR_DEVICE_ERROR.
+    /// Whether the device offers the mechanism was decided at the key's gate
+    /// (`operation_object_unaudited`), so that the audit record says so.
+    pub(super) fn for_key(token: &Token, key: &KeyMaterial) -> Result<Option<Self>> {
         if !matches!(key, KeyMaterial::Device(_)) {
             return Ok(None);
         }
         let device = token.device().ok_or(Error::DeviceError)?;
-        if !token.device_offers(m.ty)? {
-            return Err(Error::MechanismInvalid); // checked before, at the key's gate
-        }
         Ok(Some(Self {
             device: Arc::clone(device),
         }))
