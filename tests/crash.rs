@@ -17,7 +17,6 @@ use common::{pin, SO_PIN, USER_PIN};
 
 const OTHER_PIN: &str = "user-secret-2";
 const KILLS: u64 = 8;
-const CKM_KW_ROTATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
 
 fn cli(index: usize, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let slot = index.to_string();
@@ -128,11 +127,8 @@ fn child_writes_until_killed() {
         .unwrap();
         if i % 2 == 0 {
             let handle: CK_ULONG = key.handle();
-            use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-            use cryptoki::mechanism::MechanismType;
-            let ty = MechanismType::new_vendor_defined(CKM_KW_ROTATE).unwrap();
-            let m = Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(&handle)));
-            s.generate_key(&m, &[]).unwrap();
+            s.generate_key(&common::rotate_mechanism(&handle), &[])
+                .unwrap();
         }
         let next = if current == USER_PIN {
             OTHER_PIN

@@ -17,15 +17,7 @@ use common::{pin, SO_PIN, USER_PIN};
 const PROCESSES: usize = 3;
 const THREADS: usize = 8;
 const ROUNDS: usize = 12;
-const CKM_KW_ROTATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
 const CKA_KW_USAGE_LIMIT: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x04;
-
-fn rotate_mechanism(handle: &CK_ULONG) -> Mechanism<'_> {
-    use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
-    use cryptoki::mechanism::MechanismType;
-    let ty = MechanismType::new_vendor_defined(CKM_KW_ROTATE).unwrap();
-    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(handle)))
-}
 
 fn find_label(s: &Session, label: &str) -> Vec<ObjectHandle> {
     s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
@@ -166,7 +158,9 @@ fn child_works() {
                             .unwrap();
                         if round % 4 == 1 {
                             let old: CK_ULONG = key.handle();
-                            key = s.generate_key(&rotate_mechanism(&old), &[]).unwrap();
+                            key = s
+                                .generate_key(&common::rotate_mechanism(&old), &[])
+                                .unwrap();
                             assert_eq!(find_label(&s, &label)[0], key, "newest version first");
                         }
                         if round % 3 == 0 {

@@ -289,3 +289,13 @@ pub fn softhsm_conf(dir: &Path) -> PathBuf {
     .expect("write softhsm2.conf");
     conf
 }
+
+/// Keyward's vendor rotation mechanism (CKM_KW_ROTATE) with the current version's handle as
+/// parameter.
+pub fn rotate_mechanism(handle: &cryptoki_sys::CK_ULONG) -> cryptoki::mechanism::Mechanism<'_> {
+    use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
+    use cryptoki::mechanism::{Mechanism, MechanismType};
+    const CKM_KW_ROTATE: cryptoki_sys::CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
+    let ty = MechanismType::new_vendor_defined(CKM_KW_ROTATE).expect("a vendor mechanism");
+    Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(handle)))
+}
