@@ -12,11 +12,13 @@ use cryptoki::object::Attribute;
 use cryptoki::session::UserType;
 use cryptoki_sys::CK_ULONG;
 
-use common::child::{child_context, spawn_child};
+use common::child::{child_context, spawn_child_when};
 use common::{pin, SO_PIN, USER_PIN};
 
 const OTHER_PIN: &str = "user-secret-2";
 const KILLS: u64 = 8;
+/// What the writer prints once it has written its first object.
+const WRITING: &str = "writer: first object written";
 
 fn cli(index: usize, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let slot = index.to_string();
@@ -45,7 +47,7 @@ fn killed_writers_leave_a_consistent_token() {
     );
     let mut objects = 0;
     for round in 0..KILLS {
-        let mut child = spawn_child("child_writes_until_killed", "writer", index, "");
+        let mut child = spawn_child_when("child_writes_until_killed", "writer", index, "", WRITING);
         std::thread::sleep(delay(round));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
@@ -119,6 +121,9 @@ fn child_writes_until_killed() {
                 ],
             )
             .unwrap();
+        if i == 0 {
+            println!("{WRITING}");
+        }
         s.sign(&Mechanism::Sha256Hmac, key, b"x").unwrap();
         s.update_attributes(
             key,

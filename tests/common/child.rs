@@ -40,18 +40,45 @@ pub fn run_child_output(test: &str, role: &str, index: usize, expect: &str) -> S
 }
 
 /// Start this binary as a child process running only `test` in `role` on slot `index`, and
-/// return at once (for a test that kills it).
-pub fn spawn_child(test: &str, role: &str, index: usize, expect: &str) -> std::process::Child {
-    Command::new(std::env::current_exe().expect("test binary"))
+/// return once the child has printed a line containing `ready` (for a test that kills it at
+/// a moment after the child's real work began, however slow its start-up is on a loaded
+/// machine). Panics if the child ends or stays silent for a minute first.
+pub fn spawn_child_when(
+    test: &str,
+    role: &str,
+    index: usize,
+    expect: &str,
+    ready: &str,
+) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
         .env(CONF, super::root_dir().join("keyward.toml"))
         .env(SLOT, index.to_string())
         .env(EXPECT, expect)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("spawn child")
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ready = ready.to_owned();
+    // Reads to the end, so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            match line {
+                Ok(l) if l.contains(&ready) => {
+                    let _ = tx.send(());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the child did not report it was ready");
+    child
 }
 
 /// In a child process started by [`run_child`] for `role`: the slot index and the parent's
