@@ -74,6 +74,8 @@ fn type_name(attrs: &Attributes) -> &'static str {
         Some(CKK_EC) => "EC",
         Some(CKK_AES) => "AES",
         Some(CKK_GENERIC_SECRET) => "GENERIC_SECRET",
+        Some(CKK_EC_EDWARDS) => "EC_EDWARDS",
+        Some(CKK_EC_MONTGOMERY) => "EC_MONTGOMERY",
         Some(_) => "other",
         None => "-",
     }

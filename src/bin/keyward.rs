@@ -10,6 +10,8 @@ mod audit;
 mod bench;
 #[path = "keyward/docs.rs"]
 mod docs;
+#[path = "keyward/transfer.rs"]
+mod transfer;
 #[path = "keyward/users.rs"]
 mod users;
 
@@ -78,6 +80,11 @@ enum Command {
     Key {
         #[command(subcommand)]
         action: KeyCommand,
+    },
+    /// Certificates on the token: list them, export them as PEM (`key import` brings them in).
+    Cert {
+        #[command(subcommand)]
+        action: transfer::CertCommand,
     },
     /// Named users and their roles (admin).
     User {
@@ -155,6 +162,11 @@ enum KeyCommand {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
+    /// Import private keys (with their public keys), certificates and public keys from PEM,
+    /// DER or PKCS#12, or a raw AES/generic secret key (--raw).
+    Import(transfer::ImportArgs),
+    /// Print (or write) a key's public key as PEM (SubjectPublicKeyInfo).
+    ExportPublic(transfer::ExportPublicArgs),
     /// Revoke a key: key-compromise and ca-compromise make it compromised (no use at all),
     /// any other reason deactivated (verify and decrypt only).
     Revoke {
@@ -356,6 +368,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
         }
+        Command::Key {
+            action: KeyCommand::Import(args),
+        } => transfer::import(&admin, slot, args)?,
+        Command::Key {
+            action: KeyCommand::ExportPublic(args),
+        } => transfer::export_public(&admin, slot, args)?,
+        Command::Cert { action } => transfer::cert(&admin, slot, action)?,
         Command::Key { action } => change_state(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Audit { action } => audit::run(&admin, slot, action)?,
@@ -633,7 +652,9 @@ fn destroy(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Re
 fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), String> {
     use keyward::admin::lifecycle::{reason, Change};
     let (uri, change, pin_file) = match action {
-        KeyCommand::List { .. } => return Err("key list is handled with keys".into()),
+        KeyCommand::List { .. } | KeyCommand::Import(_) | KeyCommand::ExportPublic(_) => {
+            return Err("handled before the lifecycle commands".into())
+        }
         KeyCommand::Rotate {
             uri,
             csr,
