@@ -435,3 +435,63 @@ fn pkcs12_certificates_and_raw_secret_keys() {
     );
     assert!(!out.status.success());
 }
+
+#[test]
+fn generated_keys_are_used_through_the_module() {
+    let f = Fixture::new("generate");
+    let out = f.cli(
+        &[
+            "key", "generate", "--type", "ec:p256", "--label", "gen", "--id", "0a0b",
+        ],
+        &[],
+    );
+    assert!(out.contains("generated private \"gen\" id 0a0b"), "{out}");
+    let pem = f.cli(&["key", "export-public", "pkcs11:id=%0a%0b"], &[]);
+    std::fs::write(f.dir.join("gen.pub"), &pem).unwrap();
+    let key = f.object(ObjectClass::PRIVATE_KEY, "gen");
+    assert!(!f.flag(key, AttributeType::Extractable));
+    let signature = f
+        .session
+        .sign(&Mechanism::EcdsaSha256, key, b"generated")
+        .unwrap();
+    std::fs::write(f.dir.join("gen.sig"), ecdsa_der(&signature)).unwrap();
+    std::fs::write(f.dir.join("gen.txt"), b"generated").unwrap();
+    f.openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        "gen.pub",
+        "-signature",
+        "gen.sig",
+        "gen.txt",
+    ]);
+
+    let out = f.cli(
+        &[
+            "key", "generate", "--type", "aes:128", "--label", "bulk", "--count", "3", "--json",
+        ],
+        &[],
+    );
+    let made: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let labels: Vec<_> = made
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["bulk-1", "bulk-2", "bulk-3"]);
+    for label in labels {
+        let aes = f.object(ObjectClass::SECRET_KEY, label);
+        let len = f
+            .session
+            .get_attributes(aes, &[AttributeType::ValueLen])
+            .unwrap();
+        assert_eq!(len, [Attribute::ValueLen(16.into())]);
+    }
+    let out = f.cli_output(
+        &["key", "generate", "--type", "aes:100", "--label", "x"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("128, 192 or 256"));
+}

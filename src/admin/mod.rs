@@ -6,6 +6,7 @@ pub mod csr;
 pub mod delegate;
 pub mod doctor;
 pub mod export;
+pub mod generate;
 pub mod import;
 pub mod install;
 pub mod keyfile;

@@ -10,6 +10,8 @@ mod audit;
 mod bench;
 #[path = "keyward/docs.rs"]
 mod docs;
+#[path = "keyward/progress.rs"]
+mod progress;
 #[path = "keyward/transfer.rs"]
 mod transfer;
 #[path = "keyward/users.rs"]
@@ -162,6 +164,8 @@ enum KeyCommand {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
+    /// Generate keys on the token (several with --count, with a progress bar on a terminal).
+    Generate(transfer::GenerateArgs),
     /// Import private keys (with their public keys), certificates and public keys from PEM,
     /// DER or PKCS#12, or a raw AES/generic secret key (--raw).
     Import(transfer::ImportArgs),
@@ -368,6 +372,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
         }
+        Command::Key {
+            action: KeyCommand::Generate(args),
+        } => transfer::generate(&admin, slot, args)?,
         Command::Key {
             action: KeyCommand::Import(args),
         } => transfer::import(&admin, slot, args)?,
@@ -652,9 +659,10 @@ fn destroy(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Re
 fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), String> {
     use keyward::admin::lifecycle::{reason, Change};
     let (uri, change, pin_file) = match action {
-        KeyCommand::List { .. } | KeyCommand::Import(_) | KeyCommand::ExportPublic(_) => {
-            return Err("handled before the lifecycle commands".into())
-        }
+        KeyCommand::List { .. }
+        | KeyCommand::Generate(_)
+        | KeyCommand::Import(_)
+        | KeyCommand::ExportPublic(_) => return Err("handled before the lifecycle commands".into()),
         KeyCommand::Rotate {
             uri,
             csr,

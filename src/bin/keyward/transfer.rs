@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use keyward::admin::generate::KeySpec;
 use keyward::admin::import::{ImportOptions, Imported, RawKind};
 use keyward::admin::{keyfile, Admin};
 use zeroize::Zeroizing;
 
+use super::progress::Bar;
 use super::{read_pin, slot_of_uri};
 
 #[derive(Args)]
@@ -47,6 +49,31 @@ enum Raw {
 }
 
 #[derive(Args)]
+pub(crate) struct GenerateArgs {
+    /// rsa:BITS (default 3072), ec:p256|p384|p521, ed25519, x25519, aes:128|192|256,
+    /// generic:BYTES.
+    #[arg(long = "type")]
+    key_type: String,
+    /// CKA_LABEL; with --count N the keys are LABEL-1 … LABEL-N.
+    #[arg(long)]
+    label: String,
+    /// CKA_ID in hex (one key only; default: 8 random bytes per key).
+    #[arg(long, conflicts_with = "count")]
+    id: Option<String>,
+    /// How many keys to make (a progress bar shows on a terminal).
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Let the private or secret key be wrapped out of the token later (CKA_EXTRACTABLE).
+    #[arg(long)]
+    extractable: bool,
+    #[arg(long)]
+    json: bool,
+    /// File holding the user PIN (else KEYWARD_PIN, else a prompt).
+    #[arg(long)]
+    pin_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
 pub(crate) struct ExportPublicArgs {
     /// The key, as a PKCS#11 URI (pkcs11:object=LABEL or ;id=%01).
     uri: String,
@@ -73,19 +100,57 @@ pub(crate) enum CertCommand {
     },
 }
 
+/// `keyward key generate --type T --label L [--count N]`.
+pub(crate) fn generate(admin: &Admin, slot: u64, args: GenerateArgs) -> Result<(), String> {
+    let spec = KeySpec::parse(&args.key_type)?;
+    if args.count == 0 {
+        return Err("--count must be at least 1".into());
+    }
+    let id = args.id.as_deref().map(hex_id).transpose()?;
+    let labels: Vec<String> = match args.count {
+        1 => vec![args.label.clone()],
+        n => (1..=n).map(|i| format!("{}-{i}", args.label)).collect(),
+    };
+    let pin =
+        read_pin(args.pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
+    let mut bar = Bar::new("keys generated", labels.len());
+    let made = admin
+        .generate(
+            slot,
+            &pin,
+            &spec,
+            &labels,
+            id.as_deref(),
+            args.extractable,
+            |n| bar.set(n),
+        )
+        .map_err(|e| format!("the token refused to generate: {}", e.ckr_name()))?;
+    drop(bar);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&made).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    for m in made {
+        println!("generated {} {:?} id {}", m.class, m.label, m.id);
+    }
+    Ok(())
+}
+
+fn hex_id(h: &str) -> Result<Vec<u8>, String> {
+    data_encoding::HEXLOWER_PERMISSIVE
+        .decode(h.as_bytes())
+        .map_err(|_| format!("--id {h:?} is not hex"))
+}
+
 /// `keyward key import FILE --label L ...`.
 pub(crate) fn import(admin: &Admin, slot: u64, args: ImportArgs) -> Result<(), String> {
     let bytes = Zeroizing::new(
         std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?,
     );
-    let id = match &args.id {
-        Some(h) => Some(
-            data_encoding::HEXLOWER_PERMISSIVE
-                .decode(h.as_bytes())
-                .map_err(|_| format!("--id {h:?} is not hex"))?,
-        ),
-        None => None,
-    };
+    let id = args.id.as_deref().map(hex_id).transpose()?;
     let options = ImportOptions {
         label: args.label.clone(),
         id,
