@@ -1,4 +1,4 @@
-//! `keyward key import`, `keyward key export-public` and `keyward cert list|export`, checked
+//! `keyward key import`, `key generate`, `key export-public` and `cert list|export`, checked
 //! against OpenSSL: key files OpenSSL writes (PKCS#8, PKCS#1, SEC1, Ed25519, encrypted
 //! PKCS#8, PKCS#12, DER certificates, a raw AES key) are imported; the token then signs or
 //! encrypts with them through the C ABI and OpenSSL verifies or decrypts with the original
