@@ -64,6 +64,15 @@ impl KeySpec {
     }
 }
 
+/// What to generate: `labels.len()` keys of `spec`, each with a fresh random CKA_ID (or
+/// `id` when there is only one).
+pub struct GenerateRequest {
+    pub spec: KeySpec,
+    pub labels: Vec<String>,
+    pub id: Option<Vec<u8>>,
+    pub extractable: bool,
+}
+
 /// One object `keyward key generate` made.
 #[derive(Debug, serde::Serialize)]
 pub struct Generated {
@@ -73,19 +82,21 @@ pub struct Generated {
 }
 
 impl Admin {
-    /// Generate `labels.len()` keys of `spec` in `slot` (as the user, or a named key
-    /// manager), one per label, each with a fresh random CKA_ID (or `id` when there is only
-    /// one); `done(n)` is called after the n-th key.
+    /// Generate what `request` asks for in `slot` (as the user, or a named key manager);
+    /// `done(n)` is called after the n-th key.
     pub fn generate(
         &self,
         slot: CK_SLOT_ID,
         pin: &[u8],
-        spec: &KeySpec,
-        labels: &[String],
-        id: Option<&[u8]>,
-        extractable: bool,
+        request: &GenerateRequest,
         mut done: impl FnMut(usize),
     ) -> Result<Vec<Generated>> {
+        let GenerateRequest {
+            spec,
+            labels,
+            id,
+            extractable,
+        } = request;
         let p = &self.provider;
         let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
         let r = (|| {
@@ -93,7 +104,7 @@ impl Admin {
             let mut made = Vec::new();
             for (n, label) in labels.iter().enumerate() {
                 let id = match id {
-                    Some(id) if labels.len() == 1 => id.to_vec(),
+                    Some(id) if labels.len() == 1 => id.clone(),
                     _ => {
                         let mut id = vec![0u8; 8];
                         crate::crypto::rng::fill(&mut id)
@@ -101,7 +112,7 @@ impl Admin {
                         id
                     }
                 };
-                let (public, private) = templates(spec, label, &id, extractable);
+                let (public, private) = templates(spec, label, &id, *extractable);
                 let secret = matches!(spec, KeySpec::Aes(_) | KeySpec::Generic(_));
                 let classes: &[CK_OBJECT_CLASS] = if secret {
                     p.generate_key(h, &mechanism(spec), &private)?;

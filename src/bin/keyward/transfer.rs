@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use keyward::admin::generate::KeySpec;
+use keyward::admin::generate::{GenerateRequest, KeySpec};
 use keyward::admin::import::{ImportOptions, Imported, RawKind};
 use keyward::admin::{keyfile, Admin};
 use zeroize::Zeroizing;
@@ -114,16 +114,14 @@ pub(crate) fn generate(admin: &Admin, slot: u64, args: GenerateArgs) -> Result<(
     let pin =
         read_pin(args.pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
     let mut bar = Bar::new("keys generated", labels.len());
+    let request = GenerateRequest {
+        spec,
+        labels,
+        id,
+        extractable: args.extractable,
+    };
     let made = admin
-        .generate(
-            slot,
-            &pin,
-            &spec,
-            &labels,
-            id.as_deref(),
-            args.extractable,
-            |n| bar.set(n),
-        )
+        .generate(slot, &pin, &request, |n| bar.set(n))
         .map_err(|e| format!("the token refused to generate: {}", e.ckr_name()))?;
     drop(bar);
     if args.json {
