@@ -10,6 +10,7 @@
 
 KW_PASSED=0
 KW_FAILED=0
+KW_SKIPPED=0
 KW_SCRIPT=""
 KW_WORK=""
 KW_CHECK_NO=0
@@ -55,6 +56,15 @@ kw_pass() {
 kw_fail() {
   KW_FAILED=$((KW_FAILED + 1))
   echo "FAIL $KW_SCRIPT: $1"
+}
+
+# kw_skip NAME REASON...: a check the tools installed here cannot run (not the module's doing):
+# a SKIP line with the reason. Neither a pass nor a failure; run-all.sh counts them apart.
+kw_skip() {
+  local name=$1
+  shift
+  KW_SKIPPED=$((KW_SKIPPED + 1))
+  echo "SKIP $KW_SCRIPT: $name ($*)"
 }
 
 # Describe an exit status: crashes and timeouts get their own words.
@@ -104,7 +114,9 @@ kw_require() {
 
 # Print this script's totals and exit 1 if any check failed.
 kw_finish() {
-  echo "== $KW_SCRIPT: $KW_PASSED passed, $KW_FAILED failed"
+  local skipped=""
+  [ "$KW_SKIPPED" -eq 0 ] || skipped=", $KW_SKIPPED skipped"
+  echo "== $KW_SCRIPT: $KW_PASSED passed, $KW_FAILED failed$skipped"
   [ "$KW_FAILED" -eq 0 ] || exit 1
   exit 0
 }

@@ -2,6 +2,9 @@
 # Key lifecycle seen by real consumers: after `keyward key revoke --reason superseded` a key no
 # longer signs through pkcs11-tool or OpenSSL's pkcs11-provider but still verifies through the
 # token; after `--reason key-compromise` it does neither; suspend and resume work in between.
+# Every refusal must be clean: a failure status below 124 (a timeout or a signal such as
+# SIGSEGV/SIGABRT fails the check) with the reason printed, CKR_KEY_FUNCTION_NOT_PERMITTED
+# from pkcs11-tool and in pkcs11-provider's debug log for OpenSSL.
 # Usage: MODULE=/path/to/libkeyward.so interop/lifecycle.sh  (keyward is taken beside MODULE)
 # shellcheck disable=SC2317  # functions are called indirectly, through kw_check
 set -euo pipefail
@@ -36,31 +39,99 @@ mech_of() {
 
 # sign_p11 ID OUT: a pkcs11-tool signature with the current version of key ID.
 sign_p11() {
-  p11_user "$TOKEN" --sign --id "$1" -m "$(mech_of "$1")" -i data.bin -o "$2" 2>"$2.err"
+  p11_user "$TOKEN" --sign --id "$1" -m "$(mech_of "$1")" -i data.bin -o "$2"
+}
+
+# p11_verify ID SIG: pkcs11-tool --verify through the token (one command, so that its exit
+# status is the function's).
+p11_verify() {
+  p11_user "$TOKEN" --verify --id "$1" -m "$(mech_of "$1")" -i data.bin --signature-file "$2"
 }
 
 verify_p11() {
-  local mech
-  mech=$(mech_of "$1")
-  p11_user "$TOKEN" --verify --id "$1" -m "$mech" -i data.bin --signature-file "$2" >"$2.verify"
+  p11_verify "$1" "$2" >"$2.verify"
   expect_in 'Signature is valid' "$2.verify"
 }
 
 sign_ossl() {
-  p11_openssl dgst -sha256 -sign "$URI;object=$1;type=private" -out "$2" data.bin 2>"$2.err"
+  p11_openssl dgst -sha256 -sign "$URI;object=$1;type=private" -out "$2" data.bin
 }
 
-# refused CMD...: the command must fail; a pkcs11-tool failure must name the lifecycle's code.
+# refused LOG PATTERN CMD...: CMD must fail cleanly and say why. Its output (stdout and
+# stderr) goes to LOG, which must match the extended regex PATTERN. A clean failure is an exit
+# status from 1 to 123: 124 is timeout's (a hang), 125-127 mean the command could not run, and
+# above 128 it died of a signal (139 SIGSEGV, 134 SIGABRT): a crash is not a refusal.
+# Sets REFUSED_RC to CMD's exit status.
+REFUSED_RC=0
 refused() {
-  if "$@"; then
+  local log=$1 pattern=$2
+  shift 2
+  REFUSED_RC=0
+  "$@" >"$log" 2>&1 || REFUSED_RC=$?
+  cat "$log"
+  if [ "$REFUSED_RC" -eq 0 ]; then
     echo "expected a refusal: $*"
     return 1
   fi
+  if [ "$REFUSED_RC" -ge 124 ]; then
+    echo "not a clean refusal ($(kw_describe_rc "$REFUSED_RC")): $*"
+    return 1
+  fi
+  echo "refused with exit $REFUSED_RC: $*"
+  expect_in "$pattern" "$log"
 }
 
+# pkcs11-tool refusals must name the code the lifecycle state gives.
 refused_by_lifecycle() {
-  refused sign_p11 "$1" "refused.$1"
-  expect_in 'CKR_KEY_FUNCTION_NOT_PERMITTED' "refused.$1.err"
+  refused "refused.$1.log" 'CKR_KEY_FUNCTION_NOT_PERMITTED' sign_p11 "$1" "refused.$1"
+}
+
+verify_refused_by_lifecycle() {
+  refused "refused-verify.$1.log" 'CKR_KEY_FUNCTION_NOT_PERMITTED' p11_verify "$1" "$2"
+}
+
+# sign_ossl_traced KEY OUT: sign_ossl with pkcs11-provider's debug log in OUT.p11prov.txt.
+sign_ossl_traced() {
+  PKCS11_PROVIDER_DEBUG="file:$KW_WORK/$2.p11prov.txt,level:1" sign_ossl "$1" "$2"
+}
+
+# ossl_refused KEY OUT: OpenSSL (pkcs11-provider) must fail to sign with exit status 1 (its
+# error status; not a signal, not a timeout), say so on stderr, write no signature, and the
+# refusal must be the module's: the provider's debug log shows C_SignInit returning 104
+# (0x68, CKR_KEY_FUNCTION_NOT_PERMITTED). `openssl dgst` itself only prints "Read error in
+# data.bin": pkcs11-provider starts the signature at the first update.
+ossl_refused() {
+  refused "$2.log" '[Ee]rror' sign_ossl_traced "$1" "$2"
+  [ "$REFUSED_RC" -eq 1 ] || {
+    echo "openssl exited $REFUSED_RC, not 1"
+    return 1
+  }
+  if [ -s "$2" ]; then
+    echo "openssl wrote a signature to $2"
+    return 1
+  fi
+  grep -E 'C_SignInit' "$2.p11prov.txt" | tail -n 3
+  expect_in 'Error 104 returned by C_SignInit' "$2.p11prov.txt"
+}
+
+# cli_refused CMD...: the keyward CLI refuses with its failure status (1) and a message.
+cli_refused() {
+  refused cli-refused.log '.' keyward_cli "$@"
+  [ "$REFUSED_RC" -eq 1 ]
+}
+
+# differ A B: the two files exist and differ (cmp exits 1; 2 would mean it could not compare).
+differ() {
+  local rc=0
+  cmp "$1" "$2" || rc=$?
+  [ "$rc" -eq 1 ]
+}
+
+# plain_verify_rejects PUB SIG: plain OpenSSL reports a verification failure (exit 1), not an
+# unreadable key or signature.
+plain_verify_rejects() {
+  refused "reject.$2.log" '^Verification failure' plain_verify "$1" "$2"
+  [ "$REFUSED_RC" -eq 1 ]
 }
 
 list_shows() {
@@ -140,9 +211,22 @@ running_server_sees_suspension() {
     echo "the running server still signed with a suspended key"
     return 1
   fi
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  # Its second (last, -naccept 2) connection served, the server ends by itself: a refusal, not
+  # a crash (status 1..123; a signal, 124 or a hang fail the check).
+  local i rc=0
+  for i in $(seq 1 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+    : "$i"
+  done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "s_server still running 10 s after its last connection"
+    return 1
+  fi
+  wait "$SERVER_PID" || rc=$?
   SERVER_PID=""
+  echo "s_server: $(kw_describe_rc "$rc")"
+  [ "$rc" -lt 124 ]
   grep -i 'error\|fail\|alert' server.tls.log client.second.log | head -5
 }
 
@@ -171,27 +255,30 @@ main() {
     keyward_cli key revoke "$URI;object=rsa1" --reason superseded
   kw_check "keyward keys shows rsa1 deactivated" list_shows rsa1 deactivated
   kw_check "superseded: pkcs11-tool sign refused" refused_by_lifecycle 01
-  kw_check "superseded: OpenSSL provider sign refused" refused sign_ossl rsa1 after.ossl.rsa1
+  kw_check "superseded: OpenSSL provider sign refused (exit 1, CKR_KEY_FUNCTION_NOT_PERMITTED)" \
+    ossl_refused rsa1 after.ossl.rsa1
   kw_check "superseded: the token still verifies the earlier signature" verify_p11 01 before.rsa1
-  kw_check "deactivated keys cannot come back" refused keyward_cli key activate "$URI;object=rsa1"
+  kw_check "deactivated keys cannot come back" cli_refused key activate "$URI;object=rsa1"
 
   kw_check "pkcs11-tool signs with ec1 (active)" sign_p11 02 before.ec1
   kw_check "keyward key revoke ec1 --reason key-compromise" \
     keyward_cli key revoke "$URI;object=ec1" --reason key-compromise
   kw_check "keyward keys shows ec1 compromised" list_shows ec1 compromised
   kw_check "compromised: pkcs11-tool sign refused" refused_by_lifecycle 02
-  kw_check "compromised: OpenSSL provider sign refused" refused sign_ossl ec1 after.ossl.ec1
-  kw_check "compromised: verification refused too" refused verify_p11 02 before.ec1
+  kw_check "compromised: OpenSSL provider sign refused (exit 1, CKR_KEY_FUNCTION_NOT_PERMITTED)" \
+    ossl_refused ec1 after.ossl.ec1
+  kw_check "compromised: pkcs11-tool verification refused too" \
+    verify_refused_by_lifecycle 02 before.ec1
 
   kw_check "ec2: export its public key (version 1)" export_label ec2 ec2.v1.pem
   kw_check "ec2: OpenSSL provider signs (version 1)" sign_ossl ec2 ec2.v1.sig
   kw_check "ec2: pkcs11-tool signs (version 1)" sign_p11 03 ec2.v1.p11sig
   kw_check "keyward key rotate ec2" keyward_cli key rotate "$URI;object=ec2"
   kw_check "ec2: export its public key (version 2)" export_label ec2 ec2.v2.pem
-  kw_check "rotation made a new key" refused cmp -s ec2.v1.pem ec2.v2.pem
+  kw_check "rotation made a new key" differ ec2.v1.pem ec2.v2.pem
   kw_check "ec2: OpenSSL provider now signs with version 2" sign_ossl ec2 ec2.v2.sig
   kw_check "the new signature verifies with version 2's key" plain_verify ec2.v2.pem ec2.v2.sig
-  kw_check "and not with version 1's" refused plain_verify ec2.v1.pem ec2.v2.sig
+  kw_check "and not with version 1's" plain_verify_rejects ec2.v1.pem ec2.v2.sig
   kw_check "the signature made before rotation still verifies" plain_verify ec2.v1.pem ec2.v1.sig
   kw_check "… and through the token (pkcs11-tool --verify, current key)" verify_p11 03 ec2.v1.p11sig
   kw_check "keyward keys shows both versions" list_shows ec2 deactivated

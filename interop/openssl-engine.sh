@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # OpenSSL 3 with the libp11 pkcs11 engine (libengine-pkcs11-openssl) against the module: public
-# key export, dgst -sign (RSA PKCS#1 v1.5, ECDSA), pkeyutl -sign RSA-PSS, pkeyutl -decrypt
-# RSA-OAEP, req -x509 on token keys, token keys as a CA (x509 -req -CAkeyform engine), TLS 1.3
-# s_server on token keys (ECDSA, RSA-PSS) and storeutl through OpenSSL's engine loader
+# key export, dgst -sign and pkeyutl -sign (each RSA PKCS#1 v1.5, RSA-PSS, ECDSA), pkeyutl
+# -decrypt RSA-OAEP, req -x509 on token keys, token keys as a CA (x509 -req -CAkeyform engine),
+# TLS 1.3 s_server on token keys (ECDSA, RSA-PSS) and storeutl through OpenSSL's engine loader
 # (org.openssl.engine:pkcs11:URI). Every signature, certificate, handshake and plaintext is
 # checked by plain OpenSSL (OPENSSL_CONF=/dev/null), which also encrypts to the token's public key.
 # Not tested because the engine itself cannot do them (see docs/integration/openssl-engine.md):
@@ -68,18 +68,34 @@ export_pubkey() {
   cmp "$key.pub.pem" "$key.p11tool.pem"
 }
 
+# dgst_sign KEY NAME [SIGOPT ARGS...]: dgst -sha256 -sign of data.bin with the engine's token
+# KEY into sig.dgst.NAME.
 dgst_sign() {
-  local key=$1
+  local key=$1 name=$2
+  shift 2
   eng_openssl dgst -engine pkcs11 -keyform engine -sha256 \
-    -sign "$URI;object=$key;type=private" -out "sig.dgst.$key" data.bin
-  test -s "sig.dgst.$key"
+    -sign "$URI;object=$key;type=private" "$@" -out "sig.dgst.$name" data.bin
+  test -s "sig.dgst.$name"
 }
 
-pss_sign() {
+# pkeyutl_sign KEY NAME [PKEYOPT ARGS...]: pkeyutl -sign of the SHA-256 hash of data.bin with
+# the engine's token KEY into sig.pkeyutl.NAME.
+pkeyutl_sign() {
+  local key=$1 name=$2
+  shift 2
   eng_openssl pkeyutl -engine pkcs11 -keyform engine -sign \
-    -inkey "$URI;object=rsa1;type=private" -in data.sha256 -out sig.pss.rsa1 \
-    -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest
-  test -s sig.pss.rsa1
+    -inkey "$URI;object=$key;type=private" -in data.sha256 -out "sig.pkeyutl.$name" \
+    -pkeyopt digest:sha256 "$@"
+  test -s "sig.pkeyutl.$name"
+}
+
+# plain_pkeyutl_verify PUB SIG [PKEYOPT ARGS...]: plain OpenSSL checks a signature on the
+# SHA-256 hash of data.bin.
+plain_pkeyutl_verify() {
+  local pub=$1 sig=$2
+  shift 2
+  plain_openssl pkeyutl -verify -pubin -inkey "$pub" -in data.sha256 -sigfile "$sig" \
+    -pkeyopt digest:sha256 "$@"
 }
 
 # oaep_decrypt MD: plain OpenSSL encrypts secret.bin to rsa1's public key with OAEP (MD for
@@ -211,15 +227,33 @@ main() {
   local key
   for key in rsa1 ec1; do
     kw_check "pkey -inform engine -pubout $key matches pkcs11-tool" export_pubkey "$key"
-    kw_check "dgst -sha256 -sign $key (engine)" dgst_sign "$key"
-    kw_check "verify dgst $key (openssl)" plain_openssl dgst -sha256 \
-      -verify "$key.p11tool.pem" -signature "sig.dgst.$key" data.bin
   done
 
-  kw_check "pkeyutl -sign rsa_padding_mode:pss rsa1 (engine)" pss_sign
-  kw_check "verify pkeyutl pss rsa1 (openssl)" plain_openssl pkeyutl -verify -pubin \
-    -inkey rsa1.p11tool.pem -in data.sha256 -sigfile sig.pss.rsa1 -pkeyopt digest:sha256 \
-    -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:32
+  # The sign matrix: dgst -sign and pkeyutl -sign, each with RSA PKCS#1 v1.5, RSA-PSS and ECDSA
+  # (no Ed25519: libp11 0.4.12 cannot, see the header); every signature verified by plain
+  # OpenSSL with pkcs11-tool's public key.
+  kw_check "dgst -sha256 -sign rsa1 (engine, RSA PKCS#1 v1.5)" dgst_sign rsa1 rsa1
+  kw_check "verify dgst rsa1 PKCS#1 v1.5 (openssl)" plain_openssl dgst -sha256 \
+    -verify rsa1.p11tool.pem -signature sig.dgst.rsa1 data.bin
+  kw_check "dgst -sha256 -sign -sigopt rsa_padding_mode:pss rsa1 (engine, RSA-PSS)" dgst_sign \
+    rsa1 rsa1-pss -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest
+  kw_check "verify dgst rsa1 RSA-PSS (openssl)" plain_openssl dgst -sha256 \
+    -verify rsa1.p11tool.pem -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+    -signature sig.dgst.rsa1-pss data.bin
+  kw_check "dgst -sha256 -sign ec1 (engine, ECDSA)" dgst_sign ec1 ec1
+  kw_check "verify dgst ec1 ECDSA (openssl)" plain_openssl dgst -sha256 \
+    -verify ec1.p11tool.pem -signature sig.dgst.ec1 data.bin
+
+  kw_check "pkeyutl -sign rsa1 digest:sha256 (engine, RSA PKCS#1 v1.5)" pkeyutl_sign rsa1 rsa1
+  kw_check "verify pkeyutl rsa1 PKCS#1 v1.5 (openssl)" plain_pkeyutl_verify rsa1.p11tool.pem \
+    sig.pkeyutl.rsa1
+  kw_check "pkeyutl -sign rsa_padding_mode:pss rsa1 (engine, RSA-PSS)" pkeyutl_sign rsa1 \
+    rsa1-pss -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest
+  kw_check "verify pkeyutl rsa1 RSA-PSS (openssl)" plain_pkeyutl_verify rsa1.p11tool.pem \
+    sig.pkeyutl.rsa1-pss -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:32
+  kw_check "pkeyutl -sign ec1 digest:sha256 (engine, ECDSA)" pkeyutl_sign ec1 ec1
+  kw_check "verify pkeyutl ec1 ECDSA (openssl)" plain_pkeyutl_verify ec1.p11tool.pem \
+    sig.pkeyutl.ec1
 
   kw_check "pkeyutl -decrypt RSA-OAEP SHA-1 rsa1 (engine)" oaep_decrypt sha1
   kw_check "pkeyutl -decrypt RSA-OAEP SHA-256 rsa1 (engine)" oaep_decrypt sha256

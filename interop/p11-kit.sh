@@ -7,7 +7,11 @@
 # Usage: MODULE=/path/to/module.so interop/p11-kit.sh
 #
 # For Keyward the module file is written by `keyward install --p11-kit` (the module installed
-# under a prefix in the work dir); for SoftHSM by hand.
+# under a prefix in the work dir); for SoftHSM by hand. `keyward install --p11-kit` is also run
+# without --p11-kit-dir, into its default directory: /etc/pkcs11/modules as root (the system's
+# p11-kit configuration: only when there is no keyward.module there yet, and the file and the
+# directories it made are removed again right after, and by the EXIT trap), else
+# ~/.config/pkcs11/modules of a throwaway HOME in the work dir.
 # p11-kit ignores user configuration in a process running as root, so as root the commands that
 # read it run in a user namespace whose uid is 1000 (unshare; the files stay root's).
 # shellcheck disable=SC2317  # functions are called indirectly, through kw_check
@@ -57,6 +61,77 @@ as_user() {
 # The module file's module: the installed copy for Keyward, MODULE itself for SoftHSM.
 registered_module() {
   if kw_is_softhsm "$MODULE"; then echo "$MODULE"; else echo "$PWD/prefix/lib/pkcs11/libkeyward.so"; fi
+}
+
+# Where `keyward install --p11-kit` writes without --p11-kit-dir (src/admin/install.rs).
+default_kit_dir() {
+  if [ "$(id -u)" -eq 0 ]; then
+    echo /etc/pkcs11/modules
+  else
+    echo "$KW_WORK/home-default/.config/pkcs11/modules"
+  fi
+}
+
+# p11-kit list-modules as this user (as root: the system configuration only), HOME the
+# throwaway one.
+list_modules_default() {
+  env -u XDG_CONFIG_HOME HOME="$KW_WORK/home-default" timeout "${KW_TIMEOUT:-60}" \
+    p11-kit list-modules
+}
+
+# default-install.undo: what install_default made, in removal order (the module file, then the
+# directories it created, deepest first). Removes them; safe to call again (EXIT trap).
+undo_default_install() {
+  local undo=$KW_WORK/default-install.undo path
+  [ -f "$undo" ] || return 0
+  while read -r path; do
+    if [ -d "$path" ]; then rmdir "$path" 2>/dev/null || true; else rm -f "$path"; fi
+  done <"$undo"
+  rm -f "$undo"
+}
+
+# keyward install --p11-kit with no --p11-kit-dir: the module file lands in the default
+# directory, names the installed module, and `p11-kit list-modules` shows it with the token.
+install_default() {
+  local dir file d made=()
+  dir=$(default_kit_dir)
+  file=$dir/keyward.module
+  [ ! -e "$file" ]
+  d=$dir
+  while [ ! -d "$d" ]; do
+    made+=("$d")
+    d=$(dirname "$d")
+  done
+  { echo "$file"; [ "${#made[@]}" -eq 0 ] || printf '%s\n' "${made[@]}"; } >"$KW_WORK/default-install.undo"
+  mkdir -p "$KW_WORK/home-default"
+  HOME="$KW_WORK/home-default" timeout "${KW_TIMEOUT:-60}" "$(dirname "$MODULE")/keyward" \
+    install --prefix "$PWD/prefix-default" --p11-kit >install-default.txt
+  cat install-default.txt "$file"
+  expect_in "^p11-kit module file: $file\$" install-default.txt
+  expect_in "^module: $PWD/prefix-default/lib/pkcs11/libkeyward.so\$" "$file"
+  list_modules_default >modules-default.txt
+  cat modules-default.txt
+  expect_in "^keyward: $PWD/prefix-default/lib/pkcs11/libkeyward.so\$" modules-default.txt
+  expect_in "^    token: $TOKEN\$" modules-default.txt
+}
+
+# ... and undone: the file and the directories it made are gone, p11-kit no longer lists it.
+remove_default_install() {
+  local file
+  file=$(default_kit_dir)/keyward.module
+  test -f "$KW_WORK/default-install.undo"
+  test -f "$file"
+  undo_default_install
+  if [ -e "$file" ]; then
+    echo "$file is still there"
+    return 1
+  fi
+  list_modules_default >modules-after.txt
+  if grep -q '^keyward: ' modules-after.txt; then
+    cat modules-after.txt
+    echo "p11-kit still lists keyward"
+    return 1
+  fi
 }
 
 list_modules() {
@@ -156,7 +231,7 @@ server_alive_then_stop() {
 
 main() {
   kw_setup p11-kit
-  trap 'stop_server; kw_cleanup' EXIT
+  trap 'stop_server; undo_default_install; kw_cleanup' EXIT
   kw_require "token, rsa1 and ec1 made with pkcs11-tool" make_token
   kw_require "module file in a private ~/.config/pkcs11/modules (keyward install --p11-kit)" \
     write_module_file
@@ -164,6 +239,19 @@ main() {
   kw_check "pkcs11-tool via p11-kit-proxy.so: ECDSA-SHA256 with ec1" proxy_sign
   kw_check "verify proxy signature (openssl)" plain_openssl dgst -sha256 -verify ec1.pub.pem \
     -signature sig.proxy.ec1 data.bin
+  local kit_dir
+  kit_dir=$(default_kit_dir)
+  if kw_is_softhsm "$MODULE"; then
+    kw_skip "keyward install --p11-kit into its default directory" "no keyward CLI for SoftHSM"
+  elif [ -e "$kit_dir/keyward.module" ]; then
+    kw_skip "keyward install --p11-kit into its default directory" \
+      "$kit_dir/keyward.module is there already; the test does not overwrite it"
+  else
+    kw_check "keyward install --p11-kit (default dir ${kit_dir#"$KW_WORK/"}): list-modules shows it" \
+      install_default
+    kw_check "the default-dir module file removed again; list-modules no longer shows it" \
+      remove_default_install
+  fi
 
   kw_require "p11-kit server exports $TOKEN on a unix socket" start_server
   kw_check "p11-kit-client.so lists $TOKEN and its keys" remote_list

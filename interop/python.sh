@@ -4,7 +4,9 @@
 # (RSA PKCS#1 v1.5, RSA-PSS, ECDSA), decrypts RSA-OAEP ciphertexts made by plain OpenSSL, runs
 # AES-GCM round trips (a changed ciphertext must be refused) and AES-CBC-PAD with a key of known
 # value whose ciphertexts plain OpenSSL decrypts and makes. Every signature is verified by plain
-# OpenSSL (OPENSSL_CONF=/dev/null) with the public key pkcs11-tool reads from the token.
+# OpenSSL (OPENSSL_CONF=/dev/null) with the public key pkcs11-tool reads from the token, and by
+# the same library through the token (C_Verify), which must also reject a changed message and a
+# changed signature.
 # Usage: MODULE=/path/to/module.so interop/python.sh
 # PYTHON=/path/to/python3 picks the interpreter; by default the first of /usr/bin/python3 and
 # python3 that imports both wrappers (scripts/install-test-deps.sh installs them for the former).
@@ -49,7 +51,8 @@ import sys
 
 import pkcs11
 from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, MGF, ObjectClass
-from pkcs11.util.ec import encode_ecdsa_signature, encode_named_curve_parameters
+from pkcs11.util.ec import (decode_ecdsa_signature, encode_ecdsa_signature,
+                             encode_named_curve_parameters)
 
 lib = pkcs11.lib(os.environ["MODULE"])
 token = lib.get_token(token_label=os.environ["KW_TOKEN"])
@@ -83,6 +86,43 @@ def sign(s, label, mech, path_in, path_out):
     else:
         sys.exit("unknown mechanism " + mech)
     open(path_out, "wb").write(sig)
+
+
+def flip(b, i):
+    """b with one bit of byte i changed (same length, so the token sees a wrong value, not a
+    wrong size)."""
+    out = bytearray(b)
+    out[i] ^= 0x01
+    return bytes(out)
+
+
+def verify(s, label, mech, path_in, path_sig):
+    """C_Verify through the token's public key LABEL of the signature `sign` wrote (the one
+    OpenSSL accepted): it must verify; a changed message and a changed signature must not."""
+    key = s.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)
+    data, sig = open(path_in, "rb").read(), open(path_sig, "rb").read()
+    if mech == "sha256-rsa":
+        kw = dict(mechanism=Mechanism.SHA256_RSA_PKCS)
+    elif mech == "sha256-pss":
+        kw = dict(mechanism=Mechanism.SHA256_RSA_PKCS_PSS,
+                  mechanism_param=(Mechanism.SHA256, MGF.SHA256, 32))
+    elif mech == "ecdsa-sha256":
+        kw, sig = dict(mechanism=Mechanism.ECDSA_SHA256), decode_ecdsa_signature(sig)
+    elif mech == "ecdsa":
+        kw, sig = dict(mechanism=Mechanism.ECDSA), decode_ecdsa_signature(sig)
+        data = hashlib.sha256(data).digest()
+    else:
+        sys.exit("unknown mechanism " + mech)
+    if key.verify(data, sig, **kw) is not True:
+        sys.exit("the token rejected a good signature")
+    print("good signature: verified")
+    if key.verify(flip(data, len(data) // 2), sig, **kw) is not False:
+        sys.exit("the token accepted a changed message")
+    print("changed message: rejected")
+    # The last byte of r for ECDSA (r || s), a middle byte for RSA.
+    if key.verify(data, flip(sig, len(sig) // 2 - 1), **kw) is not False:
+        sys.exit("the token accepted a changed signature")
+    print("changed signature: rejected")
 
 
 def oaep_decrypt(s, label, path_in, path_out):
@@ -124,8 +164,8 @@ def cbc(s, direction, hex_key, hex_iv, path_in, path_out):
     open(path_out, "wb").write(op(data, mechanism=Mechanism.AES_CBC_PAD, mechanism_param=iv))
 
 
-COMMANDS = {"keygen": keygen, "sign": sign, "oaep-decrypt": oaep_decrypt, "aes-gcm": aes_gcm,
-            "cbc": cbc}
+COMMANDS = {"keygen": keygen, "sign": sign, "verify": verify, "oaep-decrypt": oaep_decrypt,
+            "aes-gcm": aes_gcm, "cbc": cbc}
 
 if __name__ == "__main__":
     with token.open(user_pin=os.environ["KW_PIN"], rw=True) as session:
@@ -173,6 +213,28 @@ def ecdsa_der(raw):
     return b"\x30" + bytes([len(body)]) + body
 
 
+def der_ecdsa_to_raw(der, size=32):
+    """An ECDSA-Sig-Value (DER, as OpenSSL writes it) back to r || s; P-256 sizes only."""
+    assert der[0] == 0x30 and der[1] == len(der) - 2, "not a short DER SEQUENCE"
+    out, i = b"", 2
+    for _ in range(2):
+        assert der[i] == 0x02, "not an INTEGER"
+        n = der[i + 1]
+        value = der[i + 2:i + 2 + n].lstrip(b"\0")
+        assert len(value) <= size, "integer too long"
+        out += value.rjust(size, b"\0")
+        i += 2 + n
+    assert i == len(der), "trailing bytes"
+    return out
+
+
+def flip(b, i):
+    """b with one bit of byte i changed (same length)."""
+    out = bytearray(b)
+    out[i] ^= 0x01
+    return bytes(out)
+
+
 def keygen():
     common = [(PyKCS11.CKA_TOKEN, True)]
     session.generateKeyPair(
@@ -218,6 +280,37 @@ def sign(label, mech, path_in, path_out):
     open(path_out, "wb").write(sig)
 
 
+def verify(label, mech, path_in, path_sig):
+    """C_Verify through the token's public key LABEL of the signature `sign` wrote (the one
+    OpenSSL accepted): it must verify; a changed message and a changed signature must not
+    (PyKCS11 returns False for CKR_SIGNATURE_INVALID and raises on any other error)."""
+    key = find(PyKCS11.CKO_PUBLIC_KEY, label)
+    data, sig = open(path_in, "rb").read(), open(path_sig, "rb").read()
+    if mech == "sha256-rsa":
+        m = PyKCS11.Mechanism(PyKCS11.CKM_SHA256_RSA_PKCS)
+    elif mech == "sha256-pss":
+        m = PyKCS11.RSA_PSS_Mechanism(PyKCS11.CKM_SHA256_RSA_PKCS_PSS, PyKCS11.CKM_SHA256,
+                                      PyKCS11.CKG_MGF1_SHA256, 32)
+    elif mech == "ecdsa":
+        m, sig = PyKCS11.Mechanism(PyKCS11.CKM_ECDSA), der_ecdsa_to_raw(sig)
+        data = hashlib.sha256(data).digest()
+    else:
+        sys.exit("unknown mechanism " + mech)
+
+    def token_verifies(d, g):
+        return session.verify(key, d, PyKCS11.ckbytelist(g), m)
+
+    if token_verifies(data, sig) is not True:
+        sys.exit("the token rejected a good signature")
+    print("good signature: verified")
+    if token_verifies(flip(data, len(data) // 2), sig) is not False:
+        sys.exit("the token accepted a changed message")
+    print("changed message: rejected (CKR_SIGNATURE_INVALID)")
+    if token_verifies(data, flip(sig, len(sig) // 2 - 1)) is not False:
+        sys.exit("the token accepted a changed signature")
+    print("changed signature: rejected (CKR_SIGNATURE_INVALID)")
+
+
 def oaep_decrypt(label, path_in, path_out):
     key = find(PyKCS11.CKO_PRIVATE_KEY, label)
     m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256)
@@ -253,8 +346,8 @@ def cbc(direction, hex_key, hex_iv, path_in, path_out):
     open(path_out, "wb").write(bytes(op(key, data, m)))
 
 
-COMMANDS = {"keygen": keygen, "sign": sign, "oaep-decrypt": oaep_decrypt, "aes-gcm": aes_gcm,
-            "cbc": cbc}
+COMMANDS = {"keygen": keygen, "sign": sign, "verify": verify, "oaep-decrypt": oaep_decrypt,
+            "aes-gcm": aes_gcm, "cbc": cbc}
 
 if __name__ == "__main__":
     try:
@@ -307,6 +400,21 @@ sign_verify() {
   fi
 }
 
+# token_verify LIB KEY MECH: LIB verifies through the token (C_Verify with the public key
+# object) the signature sign_verify made and OpenSSL accepted; a changed message and a changed
+# signature must be rejected (python-pkcs11: verify() False on SignatureInvalid; PyKCS11:
+# verify() False on CKR_SIGNATURE_INVALID; any other error fails the check).
+token_verify() {
+  local lib=$1 key=$2 mech=$3 sig
+  sig="sig.$lib-$key.$mech"
+  test -s "$sig"
+  py "$lib" verify "$lib-$key" "$mech" data.bin "$sig" >"$sig.token-verify"
+  cat "$sig.token-verify"
+  expect_in '^good signature: verified$' "$sig.token-verify"
+  expect_in '^changed message: rejected' "$sig.token-verify"
+  expect_in '^changed signature: rejected' "$sig.token-verify"
+}
+
 oaep() {
   local lib=$1
   plain_openssl pkeyutl -encrypt -pubin -inkey "$lib-rsa.pub.pem" -in secret.bin \
@@ -342,6 +450,14 @@ main() {
     sha256-pss -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32
   kw_check "python-pkcs11: ECDSA_SHA256 (verified by openssl)" sign_verify pp ec ecdsa-sha256
   kw_check "python-pkcs11: ECDSA on a SHA-256 hash (verified by openssl)" sign_verify pp ec ecdsa
+  kw_check "python-pkcs11: C_Verify SHA256_RSA_PKCS (good ok, changed rejected)" \
+    token_verify pp rsa sha256-rsa
+  kw_check "python-pkcs11: C_Verify SHA256_RSA_PKCS_PSS (good ok, changed rejected)" \
+    token_verify pp rsa sha256-pss
+  kw_check "python-pkcs11: C_Verify ECDSA_SHA256 (good ok, changed rejected)" \
+    token_verify pp ec ecdsa-sha256
+  kw_check "python-pkcs11: C_Verify ECDSA on a SHA-256 hash (good ok, changed rejected)" \
+    token_verify pp ec ecdsa
   kw_check "python-pkcs11: RSA-OAEP SHA-256 decrypt of an openssl ciphertext" oaep pp
   kw_check "python-pkcs11: AES-GCM round trip, changed ciphertext refused" py pp aes-gcm pp-aes
   kw_check "python-pkcs11: AES-CBC-PAD with a known key, both ways with openssl" cbc pp
@@ -351,6 +467,12 @@ main() {
   kw_check "PyKCS11: CKM_SHA256_RSA_PKCS_PSS (verified by openssl)" sign_verify pk rsa \
     sha256-pss -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32
   kw_check "PyKCS11: CKM_ECDSA on a SHA-256 hash (verified by openssl)" sign_verify pk ec ecdsa
+  kw_check "PyKCS11: C_Verify CKM_SHA256_RSA_PKCS (good ok, changed rejected)" \
+    token_verify pk rsa sha256-rsa
+  kw_check "PyKCS11: C_Verify CKM_SHA256_RSA_PKCS_PSS (good ok, changed rejected)" \
+    token_verify pk rsa sha256-pss
+  kw_check "PyKCS11: C_Verify CKM_ECDSA on a SHA-256 hash (good ok, changed rejected)" \
+    token_verify pk ec ecdsa
   kw_check "PyKCS11: RSA-OAEP SHA-256 decrypt of an openssl ciphertext" oaep pk
   kw_check "PyKCS11: AES-GCM round trip, changed ciphertext refused" py pk aes-gcm pk-aes
   kw_check "PyKCS11: AES-CBC-PAD with a known key, both ways with openssl" cbc pk

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install what the test suite drives: SoftHSMv2, OpenSC (pkcs11-tool), OpenSSL, pkcs11-provider
 # (from Debian bookworm-backports), the OpenSSL pkcs11 engine, NSS tools, GnuTLS tools, p11-kit,
-# a JDK 17 (when javac is missing) and, from PyPI into Debian's python3, python-pkcs11 and
+# a JDK 17 (when javac is missing or older than 17) and, from PyPI into Debian's python3, python-pkcs11 and
 # PyKCS11. Debian 12; idempotent; fast when everything is already installed. Runs as root, or
 # through sudo when that exists.
 set -euo pipefail
 
 PACKAGES=(softhsm2 opensc openssl libengine-pkcs11-openssl python3 python3-pip libnss3-tools
   gnutls-bin p11-kit p11-kit-modules)
-# Installed only when `javac` is not on PATH (any JDK 17+ will do: interop/java.sh checks).
+# Installed only when `javac` is not on PATH or older than JDK_MIN (any JDK 17+ will do:
+# interop/java.sh needs java, javac and keytool 17 or later).
 JDK_PACKAGE=openjdk-17-jdk-headless
+JDK_MIN=17
 # PyPI packages for interop/python.sh, installed for Debian's interpreter (pinned: known to work).
 PYTHON=/usr/bin/python3
 PIP_PACKAGES=(python-pkcs11==0.10.1 PyKCS11==1.5.20)
@@ -59,10 +61,27 @@ missing() {
   done
 }
 
-# The apt packages still to install: missing() of all of them, and the JDK when javac is absent.
+# The major version of the javac on PATH ("javac 1.8.0_392" is 8, "javac 17.0.15" is 17,
+# "javac 21" is 21), or nothing when there is no javac or its output is not understood.
+javac_major() {
+  local v
+  v=$({ javac -version 2>&1 || true; } | sed -n 's/^javac \([0-9][0-9._]*\).*/\1/p' | head -n1)
+  case $v in 1.*) v=${v#1.} ;; esac
+  echo "${v%%[._]*}"
+}
+
+# True when javac is on PATH and at least JDK_MIN.
+jdk_present() {
+  local major
+  major=$(javac_major)
+  [ -n "$major" ] && [ "$major" -ge "$JDK_MIN" ]
+}
+
+# The apt packages still to install: missing() of all of them, and the JDK when javac is absent
+# or too old.
 missing_apt() {
   missing "${PACKAGES[@]}" "$@"
-  command -v javac >/dev/null 2>&1 || echo "$JDK_PACKAGE"
+  jdk_present || echo "$JDK_PACKAGE"
 }
 
 python_modules_present() {
@@ -182,8 +201,8 @@ main() {
   if [ -n "$(missing_apt "${BACKPORTS_PACKAGES[@]}")" ]; then install_apt; fi
   python_modules_present || install_pip
   all_installed || {
-    log "packages still missing, pkcs11-provider older than $PROVIDER_MIN_VERSION, no javac," \
-      "or $PYTHON cannot '$PIP_IMPORTS'" >&2
+    log "packages still missing, pkcs11-provider older than $PROVIDER_MIN_VERSION, no javac" \
+      "$JDK_MIN+ on PATH (found: '$(javac_major)'), or $PYTHON cannot '$PIP_IMPORTS'" >&2
     exit 1
   }
   log "done"
