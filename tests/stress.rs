@@ -1,7 +1,10 @@
 //! Concurrency under load: three processes × eight threads on one token, each thread with its
 //! own session doing a bounded mix of operations — generate a token key, encrypt and sign with
 //! shared keys (one with a usage limit), find by label, set an attribute, rotate, destroy,
-//! log in. Afterwards: no unexpected error anywhere, every key a thread kept is found and every
+//! log in — while a fourth process logs in and out again and again (a login is per process,
+//! so a logout inside a worker process would take the others' keys away mid-operation; the
+//! cycling process exercises C_Login/C_Logout, the key cache's clearing and their audit
+//! records against the same store). Afterwards: no unexpected error anywhere, every key a thread kept is found and every
 //! key it destroyed is gone, the shared key's usage counter is exact, the audit chain verifies.
 mod common;
 
@@ -17,6 +20,8 @@ use common::{pin, SO_PIN, USER_PIN};
 const PROCESSES: usize = 3;
 const THREADS: usize = 8;
 const ROUNDS: usize = 12;
+/// Login-sign-logout cycles of the fourth process.
+const CYCLES: usize = 40;
 const CKA_KW_USAGE_LIMIT: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x04;
 
 fn find_label(s: &Session, label: &str) -> Vec<ObjectHandle> {
@@ -75,7 +80,13 @@ fn three_processes_of_eight_threads_lose_nothing() {
             })
         })
         .collect();
+    let cycler = std::thread::spawn(move || run_child_output("child_cycles", "cycler", index, ""));
     let outputs: Vec<String> = children.into_iter().map(|c| c.join().unwrap()).collect();
+    let cycled = cycler.join().unwrap();
+    assert!(
+        cycled.lines().any(|l| l == format!("CYCLED {CYCLES}")),
+        "the login/logout process finished every cycle: {cycled}"
+    );
 
     let (mut kept, mut gone, mut encryptions) = (Vec::new(), Vec::new(), 0u64);
     for out in &outputs {
@@ -124,6 +135,27 @@ fn three_processes_of_eight_threads_lose_nothing() {
 /// in a process already logged in.
 fn expected(e: &P11Error) -> bool {
     matches!(e, P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _))
+}
+
+/// Child: CYCLES times open a session, log in, sign with the shared key, log out and close,
+/// while the workers run; prints how many cycles completed.
+#[test]
+fn child_cycles() {
+    let Some((p11, slot, _)) = child_context("cycler") else {
+        return;
+    };
+    for cycle in 0..CYCLES {
+        let s = p11.open_rw_session(slot).unwrap();
+        s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+        let hmac = find_label(&s, "shared-hmac")[0];
+        s.sign(&Mechanism::Sha256Hmac, hmac, b"cycle").unwrap();
+        s.logout().unwrap();
+        let refused = s.sign(&Mechanism::Sha256Hmac, hmac, b"after logout");
+        assert!(refused.is_err(), "cycle {cycle}: signed after C_Logout");
+        s.close().unwrap();
+    }
+    println!();
+    println!("CYCLED {CYCLES}");
 }
 
 /// Child: eight threads, each with its own session, ROUNDS rounds of the mix; prints what it
