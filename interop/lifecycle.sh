@@ -215,8 +215,6 @@ main() {
   kw_check "keyward key show ec2: version 2 suspended, version 1 untouched" show_json ec2 \
     '[[1, "private", "deactivated"], [1, "public", "deactivated"], [2, "private", "suspended"], [2, "public", "suspended"]]'
   kw_check "keyward key resume ec2" keyward_cli key resume "$URI;object=ec2"
-  kw_check "keyward key destroy refuses ec2 while it is active" \
-    refused keyward_cli key destroy "$URI;object=ec2"
   kw_check "keyward key revoke ec2 --reason cessation-of-operation" \
     keyward_cli key revoke "$URI;object=ec2" --reason cessation-of-operation
   kw_check "keyward key destroy ec2" keyward_cli key destroy "$URI;object=ec2"

@@ -1,6 +1,6 @@
-//! Destruction: C_DestroyObject works in every state; `keyward key destroy` wants --force for a
-//! key still in use, keeps a tombstone with the key's names, dates, states and reasons, and —
-//! like C_DestroyObject — leaves no copy of the sealed material in token.db or its WAL.
+//! Destruction: C_DestroyObject and `keyward key destroy` work in every state; the CLI keeps a
+//! tombstone with the key's names, dates, states and reasons, and neither leaves a copy of the
+//! sealed material in token.db or its WAL.
 mod common;
 
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -25,58 +25,54 @@ fn token_aes(s: &Session, label: &str, extra: &[Attribute]) -> ObjectHandle {
 }
 
 /// C_DestroyObject destroys a key in each of the five live states (PKCS#11 clients rely on
-/// it); the CLI refuses an active or suspended key without --force and changes nothing.
+/// it), and so does `keyward key destroy`, which names the versions still in use.
 #[test]
-fn destroy_works_in_every_state_and_the_cli_wants_force_for_keys_in_use() {
+fn destroy_works_in_every_state() {
     let (s, index) = token_session("destroy states");
+    let names = [
+        "",
+        "pre-active",
+        "active",
+        "suspended",
+        "deactivated",
+        "compromised",
+    ];
     for st in [PRE_ACTIVE, ACTIVE, SUSPENDED, DEACTIVATED, COMPROMISED] {
         let born = if st == PRE_ACTIVE {
             vec![vendor(CKA_KW_STATE, PRE_ACTIVE)]
         } else {
             vec![]
         };
-        let key = token_aes(&s, &format!("api-{st}"), &born);
-        if st > ACTIVE {
-            set_state(&s, key, st).unwrap();
+        for how in ["api", "cli"] {
+            let label = format!("{how}-{st}");
+            let key = token_aes(&s, &label, &born);
+            if st > ACTIVE {
+                set_state(&s, key, st).unwrap();
+            }
+            if how == "api" {
+                s.destroy_object(key).expect("C_DestroyObject in any state");
+            } else {
+                let out = cli(
+                    index,
+                    &["key", "destroy", &format!("pkcs11:object={label}")],
+                );
+                assert!(out.contains("destroyed 1 key object(s)"), "{out}");
+                let in_use = matches!(st, ACTIVE | SUSPENDED);
+                let note = format!(
+                    "note: version 1 secret ({}) was still in use",
+                    names[st as usize]
+                );
+                assert_eq!(out.contains(&note), in_use, "{out}");
+            }
+            let left = s
+                .find_objects(&[Attribute::Label(label.into_bytes())])
+                .unwrap();
+            assert!(left.is_empty(), "{how} destroy in state {st}");
         }
-        s.destroy_object(key).expect("C_DestroyObject in any state");
-        assert!(s
-            .find_objects(&[Attribute::Label(format!("api-{st}").into_bytes())])
-            .unwrap()
-            .is_empty());
     }
-
-    for (label, st) in [("cli-active", ACTIVE), ("cli-suspended", SUSPENDED)] {
-        let key = token_aes(&s, label, &[]);
-        set_state(&s, key, st).unwrap();
-        let uri = format!("pkcs11:object={label}");
-        let out = cli_output(index, &["key", "destroy", &uri]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "destroyed a key in use without --force"
-        );
-        assert!(
-            err.contains("still in use") && err.contains("--force"),
-            "{err}"
-        );
-        assert!(
-            err.contains(&format!(
-                "version 1 secret ({})",
-                if st == ACTIVE { "active" } else { "suspended" }
-            )),
-            "{err}"
-        );
-        assert_eq!(read(&s, key, CKA_KW_STATE), st, "nothing changed");
-        let done = cli(index, &["key", "destroy", &uri, "--force"]);
-        assert!(done.contains("destroyed 1 key object(s)"), "{done}");
-    }
-    token_aes(&s, "cli-pre-active", &[vendor(CKA_KW_STATE, PRE_ACTIVE)]);
-    cli(index, &["key", "destroy", "pkcs11:object=cli-pre-active"]);
-    let show = cli_json(index, &["key", "show", "pkcs11:object=cli-active"]);
+    let show = cli_json(index, &["key", "show", "pkcs11:object=cli-2"]);
     assert_eq!(show["tombstones"][0]["state"], "active", "{show}");
 }
-
 /// The tombstone keeps label, ids, versions, creation and destruction times, the newest
 /// version's last state, state-change time and reason, and every version's own; `key show`
 /// reports it as text and JSON. The halves of a pair destroyed one after the other end up in
@@ -177,21 +173,11 @@ fn the_tombstone_keeps_names_dates_states_and_reasons() {
     .unwrap();
     cli(
         index,
-        &[
-            "key",
-            "destroy",
-            "pkcs11:object=halves;type=private",
-            "--force",
-        ],
+        &["key", "destroy", "pkcs11:object=halves;type=private"],
     );
     cli(
         index,
-        &[
-            "key",
-            "destroy",
-            "pkcs11:object=halves;type=public",
-            "--force",
-        ],
+        &["key", "destroy", "pkcs11:object=halves;type=public"],
     );
     let t = &cli_json(index, &["key", "show", "pkcs11:object=halves"])["tombstones"];
     assert_eq!(t.as_array().unwrap().len(), 1, "{t}");
@@ -288,10 +274,7 @@ fn destroyed_material_is_gone_from_the_database_and_its_log() {
         );
         records.push((key, sealed));
     }
-    cli(
-        index,
-        &["key", "destroy", "pkcs11:object=by-cli", "--force"],
-    );
+    cli(index, &["key", "destroy", "pkcs11:object=by-cli"]);
     s.destroy_object(records[1].0).unwrap();
     for ((_, sealed), how) in records
         .iter()

@@ -83,18 +83,12 @@ impl Admin {
         })
     }
 
-    /// Destroy every version of the keys `uri` names (their material is deleted; the store
-    /// overwrites freed pages and empties its log) and keep a tombstone per logical key:
-    /// label, ids, versions, dates, last states and reasons. A key still in use (a version
-    /// active or suspended) is destroyed only with `force`; otherwise nothing is destroyed
-    /// and the report names those versions. CKR_KEY_HANDLE_INVALID if nothing matches.
-    pub fn destroy(
-        &self,
-        slot: CK_SLOT_ID,
-        uri: &KeyUri,
-        pin: &[u8],
-        force: bool,
-    ) -> Result<Destroyed> {
+    /// Destroy every version of the keys `uri` names, whatever their state (their material is
+    /// deleted; the store overwrites freed pages and empties its log), and keep a tombstone
+    /// per logical key: label, ids, versions, dates, last states and reasons. The report
+    /// names the versions that were still in use (active or suspended).
+    /// CKR_KEY_HANDLE_INVALID if nothing matches.
+    pub fn destroy(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<Destroyed> {
         let token = self.provider.token(slot)?;
         self.with_keys(slot, &uri.template(), pin, |h, keys| {
             if keys.is_empty() {
@@ -107,9 +101,6 @@ impl Admin {
                 })
                 .map(|(_, o)| VersionState::of(o))
                 .collect();
-            if !force && !in_use.is_empty() {
-                return Ok(Destroyed { objects: 0, in_use });
-            }
             let now = now_seconds();
             let earlier = token.tombstones()?;
             let mut stones: Vec<Tombstone> = Vec::new();
@@ -143,9 +134,8 @@ impl Admin {
     }
 }
 
-/// What `keyward key destroy` did: how many key objects it destroyed, and the versions that
-/// were still in use (active or suspended). Without `force`, a key with any version in use
-/// is left whole (`objects` is 0).
+/// What `keyward key destroy` did: how many key objects it destroyed, and which of them were
+/// still in use (active or suspended).
 #[derive(Debug, serde::Serialize)]
 pub struct Destroyed {
     pub objects: usize,

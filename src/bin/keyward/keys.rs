@@ -41,14 +41,10 @@ pub(crate) enum KeyCommand {
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
-    /// Destroy a key: every version's material is deleted; a tombstone (label, id, versions,
-    /// dates, states, reasons) stays for `keyward key show`. A key with a version still in use
-    /// (active or suspended) needs --force.
+    /// Destroy a key, in any state: every version's material is deleted; a tombstone (label,
+    /// id, versions, dates, states, reasons) stays for `keyward key show`.
     Destroy {
         uri: String,
-        /// Destroy even if a version is active or suspended.
-        #[arg(long)]
-        force: bool,
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
@@ -143,11 +139,7 @@ pub(crate) fn run(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), St
             json,
             pin_file,
         } => return show(admin, slot, &uri, json, pin_file),
-        KeyCommand::Destroy {
-            uri,
-            force,
-            pin_file,
-        } => return destroy(admin, slot, &uri, force, pin_file),
+        KeyCommand::Destroy { uri, pin_file } => return destroy(admin, slot, &uri, pin_file),
         KeyCommand::Acl {
             uri,
             set,
@@ -380,28 +372,15 @@ fn show(
     Ok(())
 }
 
-/// `keyward key destroy URI [--force]`.
-fn destroy(
-    admin: &Admin,
-    slot: u64,
-    uri: &str,
-    force: bool,
-    pin_file: Option<PathBuf>,
-) -> Result<(), String> {
+/// `keyward key destroy URI`: it names the versions that were still in use.
+fn destroy(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Result<(), String> {
     let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
-    let done = admin
-        .destroy(slot, &key, &pin, force)
-        .map_err(|e| match e {
-            Error::KeyHandleInvalid => format!("no key matches {uri}"),
-            other => format!("{uri}: {other}"),
-        })?;
-    if done.objects == 0 {
-        let live: Vec<String> = done.in_use.iter().map(describe).collect();
-        return Err(format!(
-            "{uri} is still in use: {}; revoke or deactivate it first, or pass --force \
-             (nothing destroyed)",
-            live.join(", ")
-        ));
+    let done = admin.destroy(slot, &key, &pin).map_err(|e| match e {
+        Error::KeyHandleInvalid => format!("no key matches {uri}"),
+        other => format!("{uri}: {other}"),
+    })?;
+    for v in &done.in_use {
+        println!("note: {} was still in use", describe(v));
     }
     println!(
         "destroyed {} key object(s) ({uri}); its tombstone remains for `keyward key show`",
