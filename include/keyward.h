@@ -15,7 +15,7 @@
 #define CKA_KW_STATE             (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x01UL)
 #define CKA_KW_STATE_CHANGED     (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x02UL) /* Unix seconds, read-only */
 #define CKA_KW_REVOCATION_REASON (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x03UL)
-#define CKA_KW_USAGE_LIMIT       (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x04UL) /* 0: no limit */
+#define CKA_KW_USAGE_LIMIT       (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x04UL) /* 0: no limit; per version */
 
 /* Versions of a logical key (token-managed): every version shares CKA_KW_KEY_ID. */
 #define CKA_KW_KEY_ID            (CKA_VENDOR_DEFINED | KEYWARD_VENDOR_BASE | 0x05UL) /* byte string */

@@ -158,7 +158,11 @@ want = sys.argv[2]
 if want == "tombstone":
     assert not report["versions"], report
     assert len(report["tombstones"]) == 1, report
-    assert report["tombstones"][0]["versions"] == 2, report
+    t = report["tombstones"][0]
+    assert t["versions"] == 2, report
+    # revoked (cessation-of-operation) before it was destroyed; both halves of both versions
+    assert (t["state"], t["reason"]) == ("deactivated", 6), report
+    assert len(t["history"]) == 4 and t["created"] > 0 and t["destroyed_at"] >= t["created"], report
 else:
     states = sorted([v["version"], v["class"], v["state"]] for v in report["versions"])
     assert states == json.loads(want), (states, want)
@@ -293,6 +297,13 @@ main() {
   done
   kw_check "a running s_server's next handshake fails once its key is suspended" \
     running_server_sees_suspension
+  kw_check "after rotation, keyward key suspend ec2 suspends only version 2" \
+    keyward_cli key suspend "$URI;object=ec2"
+  kw_check "keyward key show ec2: version 2 suspended, version 1 untouched" show_json ec2 \
+    '[[1, "private", "deactivated"], [1, "public", "deactivated"], [2, "private", "suspended"], [2, "public", "suspended"]]'
+  kw_check "keyward key resume ec2" keyward_cli key resume "$URI;object=ec2"
+  kw_check "keyward key revoke ec2 --reason cessation-of-operation" \
+    keyward_cli key revoke "$URI;object=ec2" --reason cessation-of-operation
   kw_check "keyward key destroy ec2" keyward_cli key destroy "$URI;object=ec2"
   kw_check "destroyed: pkcs11-tool lists no ec2 object" no_object ec2
   kw_check "keyward key show ec2 reports the tombstone" show_json ec2 tombstone

@@ -47,19 +47,55 @@ pub fn state_name(state: CK_ULONG) -> &'static str {
 }
 
 impl Change {
-    /// The attributes the change sets: compromise reasons move a key to compromised, any
-    /// other reason to deactivated (as KMIP's Revoke does).
-    fn template(self) -> Attributes {
-        let mut t = Attributes::new();
-        let state = match self {
+    /// The state the change moves a key to: compromise reasons make a key compromised, any
+    /// other reason deactivated (as KMIP's Revoke does).
+    pub fn target(self) -> CK_ULONG {
+        match self {
             Change::Revoke(KW_REASON_KEY_COMPROMISE | KW_REASON_CA_COMPROMISE) => {
                 KW_STATE_COMPROMISED
             }
             Change::Revoke(_) | Change::Deactivate => KW_STATE_DEACTIVATED,
             Change::Suspend => KW_STATE_SUSPENDED,
             Change::Resume | Change::Activate => KW_STATE_ACTIVE,
+        }
+    }
+
+    /// The verb for messages: "suspended", "revoked" …
+    pub fn done(self) -> &'static str {
+        match self {
+            Change::Revoke(_) => "revoked",
+            Change::Suspend => "suspended",
+            Change::Resume => "resumed",
+            Change::Activate => "activated",
+            Change::Deactivate => "deactivated",
+        }
+    }
+
+    /// Whether the change applies to a version in `state` whose revocation reason is
+    /// `reason`: suspend takes active versions, resume suspended ones, activate pre-active
+    /// ones, deactivate pre-active, active and suspended ones. A revocation takes every
+    /// version the lifecycle lets move to its target state, and records its reason on a
+    /// version already in that state that carries another reason (a deactivated version
+    /// revoked with a new non-compromise reason, a compromised one with the other compromise
+    /// reason).
+    pub fn applies_to(self, state: CK_ULONG, reason: CK_ULONG) -> bool {
+        let takes = match self {
+            Change::Suspend => state == KW_STATE_ACTIVE,
+            Change::Resume => state == KW_STATE_SUSPENDED,
+            Change::Activate => state == KW_STATE_PRE_ACTIVE,
+            Change::Deactivate => matches!(
+                state,
+                KW_STATE_PRE_ACTIVE | KW_STATE_ACTIVE | KW_STATE_SUSPENDED
+            ),
+            Change::Revoke(r) => state != self.target() || reason != r,
         };
-        t.set_ulong(CKA_KW_STATE, state);
+        takes && crate::policy::lifecycle::transition_allowed(state, self.target())
+    }
+
+    /// The attributes the change sets.
+    fn template(self) -> Attributes {
+        let mut t = Attributes::new();
+        t.set_ulong(CKA_KW_STATE, self.target());
         if let Change::Revoke(r) = self {
             t.set_ulong(CKA_KW_REVOCATION_REASON, r);
         }
@@ -67,24 +103,69 @@ impl Change {
     }
 }
 
+/// One key object (one version, one half of a pair) in a lifecycle report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VersionState {
+    pub version: CK_ULONG,
+    /// "secret", "private" or "public".
+    pub class: &'static str,
+    /// Its state before the command.
+    pub state: &'static str,
+}
+
+impl VersionState {
+    pub(super) fn of(obj: &crate::object::Object) -> Self {
+        let a = obj.attrs();
+        Self {
+            version: a.ulong(CKA_KW_VERSION).unwrap_or(1),
+            class: super::listing::class_name(obj.class()),
+            state: state_name(crate::policy::lifecycle::state_of(a)),
+        }
+    }
+}
+
+/// What a lifecycle command did: the versions it changed and those it left alone because
+/// the change does not apply to their state. `changed` is empty only when nothing was done.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StateChanges {
+    pub changed: Vec<VersionState>,
+    pub skipped: Vec<VersionState>,
+}
+
 impl Admin {
-    /// Apply `change` to every key `uri` selects in `slot` (both halves of a key pair when
-    /// the URI gives no type); returns the number of key objects changed.
+    /// Apply `change` to every version of the keys `uri` selects in `slot` (both halves of a
+    /// key pair when the URI gives no type) for which it applies ([`Change::applies_to`]),
+    /// and leave the others as they are. Every version is checked before any is changed: if
+    /// the change applies to none, nothing is written and `changed` is empty.
+    /// CKR_KEY_HANDLE_INVALID if the URI selects no key.
     pub fn change_state(
         &self,
         slot: CK_SLOT_ID,
         uri: &KeyUri,
         change: Change,
         pin: &[u8],
-    ) -> Result<usize> {
+    ) -> Result<StateChanges> {
         self.with_keys(slot, &uri.template(), pin, |h, keys| {
             if keys.is_empty() {
                 return Err(Error::KeyHandleInvalid);
             }
-            for (o, _) in &keys {
-                self.provider.set_attributes(h, *o, &change.template())?;
+            let mut plan = Vec::new();
+            let mut report = StateChanges::default();
+            for (o, obj) in &keys {
+                let a = obj.attrs();
+                let state = crate::policy::lifecycle::state_of(a);
+                let reason = a.ulong(CKA_KW_REVOCATION_REASON).unwrap_or(0);
+                if change.applies_to(state, reason) {
+                    plan.push(*o);
+                    report.changed.push(VersionState::of(obj));
+                } else {
+                    report.skipped.push(VersionState::of(obj));
+                }
             }
-            Ok(keys.len())
+            for o in plan {
+                self.provider.set_attributes(h, o, &change.template())?;
+            }
+            Ok(report)
         })
     }
 }
@@ -206,8 +287,13 @@ impl Admin {
 #[derive(Debug, serde::Serialize)]
 pub struct DueRotation {
     pub label: String,
+    /// The logical key (CKA_KW_KEY_ID, hex).
+    pub key_id: String,
     pub class: &'static str,
     pub version: CK_ULONG,
+    /// For a key pair, the new version's public key (DER SubjectPublicKeyInfo).
+    #[serde(skip)]
+    pub public_key: Option<Vec<u8>>,
 }
 
 impl Admin {
@@ -225,15 +311,21 @@ impl Admin {
                 let Some((new, public)) = self.rotate_object(h, *o, obj)? else {
                     continue;
                 };
+                let a = obj.attrs();
                 done.push(DueRotation {
-                    label: String::from_utf8_lossy(obj.attrs().get(CKA_LABEL).unwrap_or_default())
+                    label: String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default())
                         .into_owned(),
+                    key_id: super::listing::hex(a.get(CKA_KW_KEY_ID).unwrap_or_default()),
                     class: if public.is_none() {
                         "secret key"
                     } else {
                         "key pair"
                     },
                     version: p.object(h, new)?.attrs().ulong(CKA_KW_VERSION).unwrap_or(0),
+                    public_key: public
+                        .as_deref()
+                        .map(super::csr::public_key_der)
+                        .transpose()?,
                 });
             }
             Ok(done)

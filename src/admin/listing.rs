@@ -4,7 +4,10 @@ use cryptoki_sys::*;
 
 use crate::error::Result;
 use crate::object::key::KeyMaterial;
-use crate::object::vendor::{CKA_KW_REVOCATION_REASON, CKA_KW_USAGE_LIMIT, CKA_KW_VERSION};
+use crate::object::vendor::{
+    CKA_KW_CREATED, CKA_KW_KEY_ID, CKA_KW_REVOCATION_REASON, CKA_KW_ROTATION_PERIOD,
+    CKA_KW_STATE_CHANGED, CKA_KW_USAGE_LIMIT, CKA_KW_VERSION,
+};
 use crate::object::Attributes;
 use crate::provider::Provider;
 
@@ -27,8 +30,14 @@ pub struct KeyRow {
     pub usage_limit: Option<CK_ULONG>,
     /// Protect operations counted so far (across every process).
     pub uses: u64,
-    /// This object's version of its logical key.
+    /// This object's version of its logical key, and the logical key (hex).
     pub version: CK_ULONG,
+    pub key_id: String,
+    /// When this version was made, and when its state or reason was last set (Unix seconds).
+    pub created: CK_ULONG,
+    pub state_changed: CK_ULONG,
+    /// Seconds between rotations (None: never rotates by policy).
+    pub rotation_period: Option<CK_ULONG>,
     /// CKA_START_DATE / CKA_END_DATE ("YYYYMMDD", empty: none).
     pub start_date: String,
     pub end_date: String,
@@ -124,6 +133,10 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
             usage_limit: a.ulong(CKA_KW_USAGE_LIMIT).filter(|l| *l != 0),
             uses: token.uses(&uid_of(a))?,
             version: a.ulong(CKA_KW_VERSION).unwrap_or(1),
+            key_id: hex(a.get(CKA_KW_KEY_ID).unwrap_or_default()),
+            created: a.ulong(CKA_KW_CREATED).unwrap_or(0),
+            state_changed: a.ulong(CKA_KW_STATE_CHANGED).unwrap_or(0),
+            rotation_period: a.ulong(CKA_KW_ROTATION_PERIOD).filter(|p| *p != 0),
             start_date: String::from_utf8_lossy(a.get(CKA_START_DATE).unwrap_or_default())
                 .into_owned(),
             end_date: String::from_utf8_lossy(a.get(CKA_END_DATE).unwrap_or_default()).into_owned(),

@@ -3,7 +3,7 @@
 
 use cryptoki_sys::*;
 
-use super::lifecycle::state_name;
+use super::lifecycle::{state_name, VersionState};
 use super::listing::{hex, uid_of};
 use super::uri::KeyUri;
 use super::Admin;
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::object::vendor::*;
 use crate::object::Object;
 use crate::policy::lifecycle::{now_seconds, state_of};
-use crate::store::Tombstone;
+use crate::store::{DestroyedVersion, Tombstone};
 
 /// One version of a key as `keyward key show` reports it.
 #[derive(Debug, serde::Serialize)]
@@ -19,6 +19,8 @@ pub struct VersionRow {
     pub version: CK_ULONG,
     pub class: &'static str,
     pub state: &'static str,
+    /// When this version was made, and when its state or reason was last set (Unix seconds).
+    pub created: CK_ULONG,
     pub state_changed: CK_ULONG,
     pub revocation_reason: CK_ULONG,
     pub start_date: String,
@@ -47,6 +49,7 @@ fn row(obj: &Object, uses: u64) -> VersionRow {
             _ => "secret",
         },
         state: state_name(state_of(a)),
+        created: a.ulong(CKA_KW_CREATED).unwrap_or(0),
         state_changed: a.ulong(CKA_KW_STATE_CHANGED).unwrap_or(0),
         revocation_reason: a.ulong(CKA_KW_REVOCATION_REASON).unwrap_or(0),
         start_date: text(CKA_START_DATE),
@@ -80,31 +83,42 @@ impl Admin {
         })
     }
 
-    /// Destroy every version of the keys `uri` names (their material is deleted; the store
-    /// overwrites freed pages) and keep a tombstone per logical key. The number destroyed.
-    pub fn destroy(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<usize> {
+    /// Destroy every version of the keys `uri` names, whatever their state (their material is
+    /// deleted; the store overwrites freed pages and empties its log), and keep a tombstone
+    /// per logical key: label, ids, versions, dates, last states and reasons. The report
+    /// names the versions that were still in use (active or suspended).
+    /// CKR_KEY_HANDLE_INVALID if nothing matches.
+    pub fn destroy(&self, slot: CK_SLOT_ID, uri: &KeyUri, pin: &[u8]) -> Result<Destroyed> {
         let token = self.provider.token(slot)?;
         self.with_keys(slot, &uri.template(), pin, |h, keys| {
             if keys.is_empty() {
                 return Err(Error::KeyHandleInvalid);
             }
+            let in_use: Vec<VersionState> = keys
+                .iter()
+                .filter(|(_, o)| {
+                    matches!(state_of(o.attrs()), KW_STATE_ACTIVE | KW_STATE_SUSPENDED)
+                })
+                .map(|(_, o)| VersionState::of(o))
+                .collect();
+            let now = now_seconds();
+            let earlier = token.tombstones()?;
             let mut stones: Vec<Tombstone> = Vec::new();
             for (_, obj) in &keys {
-                let a = obj.attrs();
-                let key_id = hex(a.get(CKA_KW_KEY_ID).unwrap_or_default());
-                let version = a.ulong(CKA_KW_VERSION).unwrap_or(1);
-                match stones.iter_mut().find(|t| t.key_id == key_id) {
-                    Some(t) => t.versions = t.versions.max(version),
-                    None => stones.push(Tombstone {
-                        key_id,
-                        label: String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default())
-                            .into_owned(),
-                        id: hex(a.get(CKA_ID).unwrap_or_default()),
-                        versions: version,
-                        destroyed_at: now_seconds(),
-                        reason: a.ulong(CKA_KW_REVOCATION_REASON).unwrap_or(0),
-                    }),
-                }
+                let key_id = hex(obj.attrs().get(CKA_KW_KEY_ID).unwrap_or_default());
+                let at = match stones.iter().position(|t| t.key_id == key_id) {
+                    Some(i) => i,
+                    None => {
+                        // Versions destroyed earlier (one half of a pair, say) stay listed.
+                        let before = earlier.iter().find(|t| t.key_id == key_id);
+                        stones.push(before.cloned().unwrap_or_else(|| Tombstone {
+                            key_id,
+                            ..Tombstone::default()
+                        }));
+                        stones.len() - 1
+                    }
+                };
+                bury(&mut stones[at], obj, now);
             }
             for t in &stones {
                 token.put_tombstone(t)?;
@@ -112,7 +126,54 @@ impl Admin {
             for (o, _) in &keys {
                 self.provider.destroy_object(h, *o)?;
             }
-            Ok(keys.len())
+            Ok(Destroyed {
+                objects: keys.len(),
+                in_use,
+            })
         })
     }
+}
+
+/// What `keyward key destroy` did: how many key objects it destroyed, and which of them were
+/// still in use (active or suspended).
+#[derive(Debug, serde::Serialize)]
+pub struct Destroyed {
+    pub objects: usize,
+    pub in_use: Vec<VersionState>,
+}
+
+/// Add `obj` (being destroyed at `now`) to its logical key's tombstone: its own line in the
+/// history, and the key's names, first creation date and newest state.
+fn bury(t: &mut Tombstone, obj: &Object, now: u64) {
+    let a = obj.attrs();
+    #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
+    let num = |ty| a.ulong(ty).unwrap_or(0) as u64;
+    let version = DestroyedVersion {
+        version: num(CKA_KW_VERSION).max(1),
+        class: super::listing::class_name(obj.class()).to_owned(),
+        created: num(CKA_KW_CREATED),
+        state: state_name(state_of(a)).to_owned(),
+        state_changed: num(CKA_KW_STATE_CHANGED),
+        reason: num(CKA_KW_REVOCATION_REASON),
+    };
+    if version.version >= t.versions {
+        t.versions = version.version;
+        t.state = version.state.clone();
+        t.state_changed = version.state_changed;
+        t.reason = version.reason;
+        t.label = String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default()).into_owned();
+        t.id = hex(a.get(CKA_ID).unwrap_or_default());
+    }
+    if t.created == 0 || (version.created != 0 && version.created < t.created) {
+        t.created = version.created;
+    }
+    t.destroyed_at = now;
+    t.history
+        .retain(|v| (v.version, &v.class) != (version.version, &version.class));
+    t.history.push(version);
+    t.history.sort_by(|x, y| {
+        y.version
+            .cmp(&x.version)
+            .then_with(|| x.class.cmp(&y.class))
+    });
 }

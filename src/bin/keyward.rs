@@ -10,6 +10,8 @@ mod audit;
 mod bench;
 #[path = "keyward/docs.rs"]
 mod docs;
+#[path = "keyward/keys.rs"]
+mod keys;
 #[path = "keyward/progress.rs"]
 mod progress;
 #[path = "keyward/transfer.rs"]
@@ -75,13 +77,17 @@ enum Command {
         due: bool,
         #[arg(long)]
         json: bool,
+        /// Write each rotated key pair's new public key (PEM) into this directory, as
+        /// LABEL.vVERSION.pub.pem.
+        #[arg(long)]
+        public_key_dir: Option<PathBuf>,
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
     /// Key management: list keys, and move them through their lifecycle.
     Key {
         #[command(subcommand)]
-        action: KeyCommand,
+        action: keys::KeyCommand,
     },
     /// Certificates on the token: list them, export them as PEM (`key import` brings them in).
     Cert {
@@ -150,101 +156,6 @@ enum StoreCommand {
         #[arg(long)]
         json: bool,
         /// File holding the user PIN (else KEYWARD_PIN, else a prompt).
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum KeyCommand {
-    /// The same listing as `keyward keys`.
-    List {
-        #[arg(long)]
-        json: bool,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Generate keys on the token (several with --count, with a progress bar on a terminal).
-    Generate(transfer::GenerateArgs),
-    /// Import private keys (with their public keys), certificates and public keys from PEM,
-    /// DER or PKCS#12, or a raw AES/generic secret key (--raw).
-    Import(transfer::ImportArgs),
-    /// Print (or write) a key's public key as PEM (SubjectPublicKeyInfo).
-    ExportPublic(transfer::ExportPublicArgs),
-    /// Revoke a key: key-compromise and ca-compromise make it compromised (no use at all),
-    /// any other reason deactivated (verify and decrypt only).
-    Revoke {
-        /// The key, as a PKCS#11 URI (pkcs11:token=T;object=LABEL or ;id=%01).
-        uri: String,
-        /// unspecified, key-compromise, ca-compromise, affiliation-changed, superseded,
-        /// cessation-of-operation or privilege-withdrawn.
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Show a key: every version (state, dates, reason, usage limit), and its tombstone if
-    /// it was destroyed.
-    Show {
-        uri: String,
-        #[arg(long)]
-        json: bool,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Destroy a key: every version's material is deleted; a tombstone (label, id, versions,
-    /// date, reason) stays for `keyward key show`.
-    Destroy {
-        uri: String,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Rotate a key: its next version (new material, same attributes) becomes the one found
-    /// first; the previous version is deactivated (it still verifies and decrypts).
-    Rotate {
-        uri: String,
-        /// For a key pair: write a PEM certificate request for the new version, with the
-        /// subject of the certificate that shares the key's CKA_ID.
-        #[arg(long)]
-        csr: Option<PathBuf>,
-        /// For a key pair: write the new version's public key (PEM).
-        #[arg(long)]
-        public_key: Option<PathBuf>,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Suspend a key: no protect operations until it is resumed.
-    Suspend {
-        uri: String,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Resume a suspended key.
-    Resume {
-        uri: String,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Activate a pre-active key.
-    Activate {
-        uri: String,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Deactivate a key: it still verifies and decrypts, it no longer signs or encrypts.
-    Deactivate {
-        uri: String,
-        #[arg(long)]
-        pin_file: Option<PathBuf>,
-    },
-    /// Show or set who may use a key (every version): --set 'user:alice=sign;role:operator=*'
-    /// (classes: sign, encrypt, wrap, derive, or *), --clear for the default.
-    Acl {
-        uri: String,
-        #[arg(long, conflicts_with = "clear")]
-        set: Option<String>,
-        #[arg(long)]
-        clear: bool,
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
@@ -343,7 +254,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Keys { json, pin_file }
         | Command::Key {
-            action: KeyCommand::List { json, pin_file },
+            action: keys::KeyCommand::List { json, pin_file },
         } => {
             let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", false)?;
             let rows = admin
@@ -373,16 +284,16 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Key {
-            action: KeyCommand::Generate(args),
+            action: keys::KeyCommand::Generate(args),
         } => transfer::generate(&admin, slot, args)?,
         Command::Key {
-            action: KeyCommand::Import(args),
+            action: keys::KeyCommand::Import(args),
         } => transfer::import(&admin, slot, args)?,
         Command::Key {
-            action: KeyCommand::ExportPublic(args),
+            action: keys::KeyCommand::ExportPublic(args),
         } => transfer::export_public(&admin, slot, args)?,
         Command::Cert { action } => transfer::cert(&admin, slot, action)?,
-        Command::Key { action } => change_state(&admin, slot, action)?,
+        Command::Key { action } => keys::run(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Audit { action } => audit::run(&admin, slot, action)?,
         Command::Install {
@@ -494,35 +405,20 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Rotate {
             due,
             json,
+            public_key_dir,
             pin_file,
         } => {
             if !due {
                 return Err("say --due: rotate every key whose rotation period has passed".into());
             }
-            let pin =
-                read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
-            let done = admin.rotate_due(slot, &pin).map_err(|e| e.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?
-                );
-            } else if done.is_empty() {
-                println!("no key is due for rotation");
-            }
-            for r in done.iter().filter(|_| !json) {
-                println!(
-                    "rotated {} {:?}: version {} is now current",
-                    r.class, r.label, r.version
-                );
-            }
+            keys::rotate_due(&admin, slot, json, public_key_dir, pin_file)?;
         }
     }
     Ok(())
 }
 
-/// The slot a key URI names (its token), else the one chosen on the command line.
-/// The key a URI names and its slot.
+/// The key a URI names and its slot (the URI's token, else the one chosen on the command
+/// line).
 fn slot_of_uri(
     admin: &Admin,
     slot: u64,
@@ -540,172 +436,6 @@ fn slot_of(admin: &Admin, key: &keyward::admin::uri::KeyUri, slot: u64) -> Resul
             .map_err(|_| format!("no token labelled {label:?}")),
         None => Ok(slot),
     }
-}
-
-/// Write PEM `label` text of `der` to `path`.
-fn write_pem(path: &PathBuf, label: &'static str, der: Option<&Vec<u8>>) -> Result<(), String> {
-    let der = der.ok_or("only a key pair has a public key and a CSR")?;
-    let text = keyward::admin::lifecycle::pem(label, der).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// `keyward key rotate URI [--csr FILE] [--public-key FILE]`.
-fn rotate(
-    admin: &Admin,
-    slot: u64,
-    uri: &str,
-    csr: Option<PathBuf>,
-    public_key: Option<PathBuf>,
-    pin_file: Option<PathBuf>,
-) -> Result<(), String> {
-    let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
-    let done = admin
-        .rotate(slot, &key, &pin, csr.is_some())
-        .map_err(|e| match e {
-            keyward::error::Error::KeyHandleInvalid => format!("no active key matches {uri}"),
-            keyward::error::Error::TemplateIncomplete => format!(
-                "{uri} was rotated, but no certificate with its CKA_ID names a subject for the CSR"
-            ),
-            other => format!("{uri}: {other}"),
-        })?;
-    println!(
-        "rotated {} {uri}: version {} is now current",
-        done.class, done.version
-    );
-    if let Some(path) = &public_key {
-        write_pem(path, "PUBLIC KEY", done.public_key.as_ref())?;
-        println!("new public key: {}", path.display());
-    }
-    if let Some(path) = &csr {
-        write_pem(path, "CERTIFICATE REQUEST", done.csr.as_ref())?;
-        println!("certificate request: {}", path.display());
-    }
-    Ok(())
-}
-
-/// The key a URI names, its slot and the user PIN.
-fn key_and_pin(
-    admin: &Admin,
-    slot: u64,
-    uri: &str,
-    pin_file: Option<PathBuf>,
-) -> Result<(keyward::admin::uri::KeyUri, u64, Pin), String> {
-    let (key, slot) = slot_of_uri(admin, slot, uri)?;
-    let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
-    Ok((key, slot, pin))
-}
-
-/// `keyward key show URI`.
-fn show(
-    admin: &Admin,
-    slot: u64,
-    uri: &str,
-    json: bool,
-    pin_file: Option<PathBuf>,
-) -> Result<(), String> {
-    let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
-    let report = admin
-        .show(slot, &key, &pin)
-        .map_err(|e| format!("{uri}: {e}"))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        );
-        return Ok(());
-    }
-    if report.versions.is_empty() && report.tombstones.is_empty() {
-        return Err(format!("no key matches {uri}"));
-    }
-    println!(
-        "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6} {:>6}  REASON",
-        "VERSION", "CLASS", "STATE", "START", "END", "USES", "LIMIT"
-    );
-    for v in &report.versions {
-        println!(
-            "{:>7}  {:<8} {:<12} {:<10} {:<10} {:>6} {:>6}  {}",
-            v.version,
-            v.class,
-            v.state,
-            v.start_date,
-            v.end_date,
-            v.uses,
-            v.usage_limit,
-            v.revocation_reason
-        );
-    }
-    for t in &report.tombstones {
-        println!(
-            "destroyed: {:?} (id {}) after {} version(s), at {} (Unix time), reason {}",
-            t.label, t.id, t.versions, t.destroyed_at, t.reason
-        );
-    }
-    Ok(())
-}
-
-/// `keyward key destroy URI`.
-fn destroy(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Result<(), String> {
-    let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
-    let n = admin.destroy(slot, &key, &pin).map_err(|e| match e {
-        keyward::error::Error::KeyHandleInvalid => format!("no key matches {uri}"),
-        other => format!("{uri}: {other}"),
-    })?;
-    println!("destroyed {n} key object(s) ({uri}); its tombstone remains for `keyward key show`");
-    Ok(())
-}
-
-/// The lifecycle subcommands: find the slot (the URI's token, else --slot/--token), log in
-/// as the user and apply the change.
-fn change_state(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), String> {
-    use keyward::admin::lifecycle::{reason, Change};
-    let (uri, change, pin_file) = match action {
-        KeyCommand::List { .. }
-        | KeyCommand::Generate(_)
-        | KeyCommand::Import(_)
-        | KeyCommand::ExportPublic(_) => return Err("handled before the lifecycle commands".into()),
-        KeyCommand::Rotate {
-            uri,
-            csr,
-            public_key,
-            pin_file,
-        } => return rotate(admin, slot, &uri, csr, public_key, pin_file),
-        KeyCommand::Show {
-            uri,
-            json,
-            pin_file,
-        } => return show(admin, slot, &uri, json, pin_file),
-        KeyCommand::Destroy { uri, pin_file } => return destroy(admin, slot, &uri, pin_file),
-        KeyCommand::Acl {
-            uri,
-            set,
-            clear,
-            pin_file,
-        } => return users::acl(admin, slot, &uri, set, clear, pin_file),
-        KeyCommand::Revoke {
-            uri,
-            reason: r,
-            pin_file,
-        } => {
-            let code = reason(&r).ok_or_else(|| format!("unknown revocation reason {r:?}"))?;
-            (uri, Change::Revoke(code), pin_file)
-        }
-        KeyCommand::Suspend { uri, pin_file } => (uri, Change::Suspend, pin_file),
-        KeyCommand::Resume { uri, pin_file } => (uri, Change::Resume, pin_file),
-        KeyCommand::Activate { uri, pin_file } => (uri, Change::Activate, pin_file),
-        KeyCommand::Deactivate { uri, pin_file } => (uri, Change::Deactivate, pin_file),
-    };
-    let (key, slot, pin) = key_and_pin(admin, slot, &uri, pin_file)?;
-    let n = admin
-        .change_state(slot, &key, change, &pin)
-        .map_err(|e| match e {
-            keyward::error::Error::KeyHandleInvalid => format!("no key matches {uri}"),
-            keyward::error::Error::AttributeValueInvalid => {
-                format!("{uri}: the lifecycle does not allow that change (see docs/lifecycle.md)")
-            }
-            other => format!("{uri}: {other}"),
-        })?;
-    println!("{change:?}: {n} key object(s) changed ({uri})");
-    Ok(())
 }
 
 fn main() -> ExitCode {

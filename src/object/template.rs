@@ -241,7 +241,11 @@ pub fn modify(
     if !lifecycle::transition_allowed(from, to) {
         return Err(Error::AttributeValueInvalid);
     }
-    if from != to {
+    // A revocation that records a new reason without a change of state (a deactivated key
+    // revoked again, for another reason) is dated too.
+    let reason_changed =
+        current.get(CKA_KW_REVOCATION_REASON) != next.get(CKA_KW_REVOCATION_REASON);
+    if from != to || reason_changed {
         next.set_ulong(CKA_KW_STATE_CHANGED, lifecycle::now_seconds());
     }
     Ok(next)

@@ -14,8 +14,9 @@ pub const CKA_KW_STATE: CK_ATTRIBUTE_TYPE = BASE | 0x01;
 pub const CKA_KW_STATE_CHANGED: CK_ATTRIBUTE_TYPE = BASE | 0x02;
 /// CK_ULONG: why the key was revoked (`KW_REASON_*`, RFC 5280 / KMIP), 0 if it was not.
 pub const CKA_KW_REVOCATION_REASON: CK_ATTRIBUTE_TYPE = BASE | 0x03;
-/// CK_ULONG: how many protect operations (sign, encrypt, wrap, derive) the key may start;
-/// 0 means no limit.
+/// CK_ULONG: how many protect operations (sign, encrypt, wrap, derive) this version may
+/// start; 0 means no limit. Counted per version (a rotation starts a new count); only a role
+/// that manages keys may raise it.
 pub const CKA_KW_USAGE_LIMIT: CK_ATTRIBUTE_TYPE = BASE | 0x04;
 
 /// Byte string: the logical key every version of it shares (token-managed; set at creation).
@@ -24,8 +25,8 @@ pub const CKA_KW_KEY_ID: CK_ATTRIBUTE_TYPE = BASE | 0x05;
 pub const CKA_KW_VERSION: CK_ATTRIBUTE_TYPE = BASE | 0x06;
 
 /// CK_ULONG: rotate this key every so many seconds (0: never). A secret key past due rotates
-/// at its next protect operation in a read/write session; `keyward rotate --due` rotates every
-/// key that is due.
+/// at its next protect operation, in any session; `keyward rotate --due` rotates every key
+/// that is due.
 pub const CKA_KW_ROTATION_PERIOD: CK_ATTRIBUTE_TYPE = BASE | 0x07;
 /// CK_ULONG: when this version was made (Unix seconds; token-managed).
 pub const CKA_KW_CREATED: CK_ATTRIBUTE_TYPE = BASE | 0x08;

@@ -40,6 +40,11 @@ pub(super) fn by_policy<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Whether the current write is the token's own policy action ([`by_policy`]).
+pub(super) fn acting_by_policy() -> bool {
+    BY_POLICY.with(Cell::get)
+}
+
 fn is_key(attrs: &Attributes) -> bool {
     matches!(
         attrs.ulong(CKA_CLASS),

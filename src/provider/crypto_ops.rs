@@ -123,9 +123,10 @@ impl Provider {
         }
     }
 
-    /// A secret key past its rotation period rotates at its next protect operation (in a
-    /// read/write session, which may create the new version); the operation then uses the
-    /// new version. Anything else is returned as it is.
+    /// A secret key past its rotation period rotates at its next protect operation, in any
+    /// session (the token's own policy writes the new version, read-only session or not); the
+    /// operation then uses the new version. The rotation is audited as `rotate`, like one a
+    /// caller asks for. Anything else is returned as it is.
     fn rotate_if_due(
         &self,
         h: CK_SESSION_HANDLE,
@@ -138,12 +139,12 @@ impl Provider {
             && obj.class() == CKO_SECRET_KEY
             && obj.attrs().get(CKA_KW_ROTATION_PERIOD).is_some()
             && lifecycle::rotation_due(obj.attrs(), lifecycle::now_seconds());
-        if !due || !self.session(h)?.rw {
+        if !due {
             return Ok(obj);
         }
         let m = MechanismRequest::new(CKM_KW_ROTATE, Param::Bytes(key.to_ne_bytes().to_vec()));
         let new = super::access::by_policy(|| {
-            self.rotate_secret(h, &m, &crate::object::Attributes::new())
+            self.generate_key(h, &m, &crate::object::Attributes::new())
         })?;
         let (_, token) = self.session_token(h)?;
         token.object(ObjectHandle(new), Self::visibility(token)?)

@@ -8,6 +8,7 @@ use super::access::{self, Write};
 use super::Provider;
 use crate::error::{Error, Result};
 use crate::object::template::{self, Origin};
+use crate::object::vendor::CKA_KW_USAGE_LIMIT;
 use crate::object::{key, Attributes, Object};
 use crate::session::{Find, Session};
 use crate::token::{Login, ObjectHandle, Token};
@@ -21,13 +22,31 @@ pub(super) fn check_write(
     w: Write,
 ) -> Result<()> {
     access::may_write(token, attrs, w)?;
-    if attrs.flag(CKA_TOKEN) {
+    // The token's own policy (rotating a due key at its next use) writes in any session.
+    if attrs.flag(CKA_TOKEN) && !access::acting_by_policy() {
         session.require_rw()?;
     }
     if attrs.flag(CKA_PRIVATE) && token.login_state()? != Login::User {
         return Err(Error::UserNotLoggedIn);
     }
     Ok(())
+}
+
+/// Raising a key's usage limit (to a higher value, or to 0 = no limit) is key management:
+/// only a role that manages keys (the default user, a key manager) may do it.
+/// CKR_USER_NOT_LOGGED_IN without a login, CKR_ACTION_PROHIBITED for other roles.
+fn may_raise_usage_limit(token: &Token, current: &Attributes, next: &Attributes) -> Result<()> {
+    let limit = |a: &Attributes| a.ulong(CKA_KW_USAGE_LIMIT).unwrap_or(0);
+    let (old, new) = (limit(current), limit(next));
+    let raised = old != 0 && (new == 0 || new > old);
+    if !raised {
+        return Ok(());
+    }
+    match token.principal()? {
+        None => Err(Error::UserNotLoggedIn),
+        Some(p) if p.role.manages_keys() => Ok(()),
+        Some(_) => Err(Error::ActionProhibited),
+    }
 }
 
 impl Provider {
@@ -104,6 +123,7 @@ impl Provider {
         access::check_acl_value(template)?;
         let is_so = token.login_state()? == Login::So;
         let attrs = template::modify(obj.shape(), obj.attrs(), template, is_so)?;
+        may_raise_usage_limit(token, obj.attrs(), &attrs)?;
         token.replace_object(ObjectHandle(o), attrs)
     }
 

@@ -13,7 +13,7 @@ use crate::object::rules::{self, flag};
 use crate::object::vendor::*;
 use crate::object::{Attributes, Object};
 use crate::policy::lifecycle;
-use crate::token::ObjectHandle;
+use crate::token::{ObjectHandle, Subject};
 
 /// The generation mechanism that makes keys of `key_type`.
 fn generator(key_type: CK_KEY_TYPE) -> Result<CK_MECHANISM_TYPE> {
@@ -73,7 +73,9 @@ impl Provider {
     }
 
     /// Give a new version the logical key's id and the next number, and deactivate the old
-    /// version; the old version is changed after the new one exists, so nothing is lost.
+    /// version; the old version is changed after the new one exists, so nothing is lost. The
+    /// old version's deactivation is recorded as a `state-change` (docs/audit.md); the
+    /// rotation itself is recorded by the audited entry point.
     fn link_versions(
         &self,
         h: CK_SESSION_HANDLE,
@@ -93,7 +95,15 @@ impl Provider {
         old_attrs.set_ulong(CKA_KW_STATE, KW_STATE_DEACTIVATED);
         old_attrs.set_ulong(CKA_KW_REVOCATION_REASON, KW_REASON_SUPERSEDED);
         old_attrs.set_ulong(CKA_KW_STATE_CHANGED, lifecycle::now_seconds());
-        token.replace_object(ObjectHandle(old_h), old_attrs)
+        let r = token.replace_object(ObjectHandle(old_h), old_attrs);
+        let subject = Subject::of(old);
+        let detail = format!(
+            "state=deactivated reason={KW_REASON_SUPERSEDED} rotated-to={}",
+            version + 1
+        );
+        let outcome = r.as_ref().map(drop).map_err(|e| *e);
+        token.audit(h, "state-change", Some(&subject), None, outcome, detail)?;
+        r
     }
 
     /// C_GenerateKey with CKM_KW_ROTATE: the next version of a secret key.
@@ -109,7 +119,8 @@ impl Provider {
         let old_h = rotated_handle(m)?;
         let old = self.current_version(h, old_h, CKO_SECRET_KEY)?;
         let gen = MechanismRequest::new(generator(old.shape().subtype)?, Param::None);
-        let new_h = self.generate_key(h, &gen, &regeneration_template(&old))?;
+        // Recorded once, as the `rotate` of the audited entry point.
+        let new_h = self.generate_key_unaudited(h, &gen, &regeneration_template(&old))?;
         self.link_versions(h, &old, old_h, new_h)?;
         Ok(new_h)
     }
@@ -150,7 +161,7 @@ impl Provider {
             .ok_or(Error::KeyHandleInvalid)?;
         let old_pub = token.object(old_pub_h, vis)?;
         let gen = MechanismRequest::new(generator(old_priv.shape().subtype)?, Param::None);
-        let (pub_h, priv_h) = self.generate_key_pair(
+        let (pub_h, priv_h) = self.generate_key_pair_unaudited(
             h,
             &gen,
             &regeneration_template(&old_pub),

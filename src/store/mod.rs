@@ -56,7 +56,7 @@ pub struct StoredObject {
 }
 
 /// What remains of a destroyed logical key: its names and history, never its material.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tombstone {
     /// CKA_KW_KEY_ID, hex.
     pub key_id: String,
@@ -65,9 +65,35 @@ pub struct Tombstone {
     pub id: String,
     /// The highest version the key reached.
     pub versions: u64,
+    /// When its oldest destroyed version was made (Unix seconds; 0: unknown).
+    #[serde(default)]
+    pub created: u64,
     /// When it was destroyed (Unix seconds).
     pub destroyed_at: u64,
+    /// The state its newest version was in when destroyed ("active", "compromised" …).
+    #[serde(default)]
+    pub state: String,
+    /// When that state (or revocation reason) was last set (Unix seconds).
+    #[serde(default)]
+    pub state_changed: u64,
     /// The revocation reason its newest version carried (0: none).
+    pub reason: u64,
+    /// Every destroyed key object, newest version first.
+    #[serde(default)]
+    pub history: Vec<DestroyedVersion>,
+}
+
+/// One destroyed key object of a logical key (one version, one half of a pair).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DestroyedVersion {
+    pub version: u64,
+    /// "secret", "private" or "public".
+    pub class: String,
+    /// When the version was made (Unix seconds).
+    pub created: u64,
+    /// Its last state, when that was set, and its revocation reason (0: none).
+    pub state: String,
+    pub state_changed: u64,
     pub reason: u64,
 }
 

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS tombstones (
     id TEXT NOT NULL,
     versions INTEGER NOT NULL,
     destroyed_at INTEGER NOT NULL,
-    reason INTEGER NOT NULL
+    reason INTEGER NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS usage (
     uid TEXT PRIMARY KEY,
@@ -67,6 +68,7 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(super::users::SCHEMA)?;
+        add_tombstone_detail(&conn)?;
         restrict_file(db);
         Ok(Self {
             conn: Mutex::new(conn),
@@ -82,6 +84,22 @@ impl SqliteStore {
             eprintln!("keyward: token store error: {e}");
             Error::DeviceError
         })
+    }
+}
+
+/// Stores made before tombstones kept their history lack the `detail` column: add it. Two
+/// processes may race to do so; the loser finds it there.
+fn add_tombstone_detail(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |c: &Connection| -> rusqlite::Result<bool> {
+        c.prepare("SELECT 1 FROM pragma_table_info('tombstones') WHERE name = 'detail'")?
+            .exists([])
+    };
+    if has(conn)? {
+        return Ok(());
+    }
+    match conn.execute_batch("ALTER TABLE tombstones ADD COLUMN detail TEXT NOT NULL DEFAULT ''") {
+        Err(_) if has(conn)? => Ok(()),
+        other => other,
     }
 }
 
@@ -257,8 +275,16 @@ impl Store for SqliteStore {
 
     fn delete_object(&self, uid: &str) -> Result<()> {
         self.with(|c| {
-            c.execute("DELETE FROM objects WHERE uid = ?1", [uid])
-                .map(drop)
+            c.execute("DELETE FROM objects WHERE uid = ?1", [uid])?;
+            // secure_delete overwrote the record in the pages the delete wrote to the log;
+            // copy them over the database file and empty the log, so no earlier copy of the
+            // sealed record stays in either. It waits (busy timeout) for other processes'
+            // readers; if one still holds the log, the next checkpoint finishes the job.
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                eprintln!("keyward: the log still holds a destroyed object's pages (busy reader)");
+            }
+            Ok(())
         })
     }
 
@@ -290,11 +316,12 @@ impl Store for SqliteStore {
     }
 
     fn put_tombstone(&self, t: &Tombstone) -> Result<()> {
+        let detail = serde_json::to_string(t).map_err(|_| Error::GeneralError)?;
         self.with(|c| {
             c.execute(
-                "INSERT OR REPLACE INTO tombstones (key_id, label, id, versions, destroyed_at, reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![t.key_id, t.label, t.id, t.versions as i64, t.destroyed_at as i64, t.reason as i64],
+                "INSERT OR REPLACE INTO tombstones (key_id, label, id, versions, destroyed_at, reason, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![t.key_id, t.label, t.id, t.versions as i64, t.destroyed_at as i64, t.reason as i64, detail],
             )
             .map(drop)
         })
@@ -303,17 +330,20 @@ impl Store for SqliteStore {
     fn tombstones(&self) -> Result<Vec<Tombstone>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT key_id, label, id, versions, destroyed_at, reason FROM tombstones ORDER BY rowid",
+                "SELECT key_id, label, id, versions, destroyed_at, reason, detail FROM tombstones ORDER BY rowid",
             )?;
             let rows = stmt.query_map([], |r| {
-                Ok(Tombstone {
+                let detail: String = r.get(6)?;
+                // The full record (JSON); a store from before it was kept has the columns only.
+                Ok(serde_json::from_str(&detail).unwrap_or(Tombstone {
                     key_id: r.get(0)?,
                     label: r.get(1)?,
                     id: r.get(2)?,
                     versions: r.get::<_, i64>(3)? as u64,
                     destroyed_at: r.get::<_, i64>(4)? as u64,
                     reason: r.get::<_, i64>(5)? as u64,
-                })
+                    ..Tombstone::default()
+                }))
             })?;
             rows.collect()
         })
@@ -400,5 +430,77 @@ mod tests {
         a.put_object(&obj).unwrap();
         assert_ne!(b.change_counter().unwrap(), before);
         assert_eq!(b.object("u").unwrap().unwrap().sealed, Some(vec![3]));
+    }
+
+    #[test]
+    fn a_deleted_record_leaves_no_copy_in_the_file_or_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        let s = SqliteStore::open(&path).unwrap();
+        let marker: Vec<u8> = (0..200u32).map(|i| (i * 7 + 13) as u8).collect();
+        let mut obj = StoredObject {
+            uid: "doomed".into(),
+            generation: 0,
+            private: true,
+            clear: vec![1],
+            sealed: Some(marker.clone()),
+        };
+        s.put_object(&obj).unwrap();
+        obj.clear = vec![2]; // a second write leaves an older copy in the log
+        s.put_object(&obj).unwrap();
+        let holds = |p: &Path| {
+            std::fs::read(p)
+                .unwrap_or_default()
+                .windows(marker.len())
+                .any(|w| w == marker.as_slice())
+        };
+        let wal = dir.path().join("token.db-wal");
+        assert!(holds(&path) || holds(&wal), "the record was written");
+        s.delete_object("doomed").unwrap();
+        assert!(!holds(&path), "token.db still holds the deleted record");
+        assert!(!holds(&wal), "token.db-wal still holds the deleted record");
+    }
+
+    #[test]
+    fn tombstones_keep_their_history_and_old_stores_gain_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE tombstones (key_id TEXT PRIMARY KEY, label TEXT NOT NULL, \
+                 id TEXT NOT NULL, versions INTEGER NOT NULL, destroyed_at INTEGER NOT NULL, \
+                 reason INTEGER NOT NULL); \
+                 INSERT INTO tombstones VALUES ('k0', 'old', '01', 3, 1000, 5);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let old = s.tombstones().unwrap();
+        assert_eq!(
+            (old[0].label.as_str(), old[0].versions, old[0].reason),
+            ("old", 3, 5)
+        );
+        let t = Tombstone {
+            key_id: "k1".into(),
+            label: "new".into(),
+            id: "02".into(),
+            versions: 2,
+            created: 10,
+            destroyed_at: 30,
+            state: "compromised".into(),
+            state_changed: 20,
+            reason: 2,
+            history: vec![super::super::DestroyedVersion {
+                version: 2,
+                class: "secret".into(),
+                created: 15,
+                state: "compromised".into(),
+                state_changed: 20,
+                reason: 2,
+            }],
+        };
+        s.put_tombstone(&t).unwrap();
+        assert_eq!(s.tombstones().unwrap()[1], t);
     }
 }

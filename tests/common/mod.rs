@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod child;
+pub mod lifecycle;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +26,9 @@ pub const LEGACY_SLOT: usize = SLOTS - 1;
 /// The one slot whose audit trail is strict (an operation whose record cannot be written is
 /// refused); never handed out by [`claim_slot`].
 pub const STRICT_SLOT: usize = SLOTS - 2;
+/// The one slot configured with `allow_compromised_processing = true` (a compromised key may
+/// still verify, decrypt and unwrap); never handed out by [`claim_slot`].
+pub const COMPROMISED_SLOT: usize = SLOTS - 3;
 /// PIN retry limit configured on every slot (small so lockout tests stay short).
 pub const MAX_RETRIES: u32 = 5;
 
@@ -58,10 +62,11 @@ pub fn root_dir() -> &'static Path {
             conf.push_str(&format!(
                 "[[slot]]\npath = \"{}\"\nlabel = \"test slot {i}\"\npin_max_retries = {MAX_RETRIES}\n\
                  argon2_memory_kib = 64\nargon2_iterations = 1\nallow_rsa_1024_private = {}\n\
-                 audit_strict = {}\n\n",
+                 audit_strict = {}\nallow_compromised_processing = {}\n\n",
                 dir.join(format!("slot{i}")).display(),
                 i == LEGACY_SLOT,
-                i == STRICT_SLOT
+                i == STRICT_SLOT,
+                i == COMPROMISED_SLOT
             ));
         }
         std::fs::write(dir.join("keyward.toml"), conf).expect("write keyward.toml");
@@ -91,7 +96,7 @@ pub fn claim_slot() -> (Slot, usize) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let index = NEXT.fetch_add(1, Ordering::SeqCst);
     assert!(
-        index < STRICT_SLOT,
+        index < COMPROMISED_SLOT,
         "more tests than configured slots: raise SLOTS"
     );
     let slots = p11().get_all_slots().expect("C_GetSlotList");
