@@ -77,6 +77,7 @@
 //!   the opening pid flushes on drop) and a strict `record` or a `flush` in the child fails.
 //!   The child must open its own log.
 
+mod anchor;
 mod chain;
 mod clock;
 mod db;
@@ -91,8 +92,11 @@ mod text;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_anchor;
+#[cfg(test)]
 mod tests_tamper;
 
+pub use anchor::{key_id, Anchor, AnchorStore, Anchored};
 pub use chain::VerifyReport;
 pub use query::{export, read_after, verify};
 pub use record::{parse_record, Event, Record};

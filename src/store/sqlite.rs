@@ -67,6 +67,7 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(super::users::SCHEMA)?;
+        conn.execute_batch(super::anchor::SCHEMA)?;
         restrict_file(db);
         Ok(Self {
             conn: Mutex::new(conn),
@@ -144,7 +145,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn initialize(&self, token: &TokenRecord, so: &PinRecord) -> Result<()> {
+    fn initialize(
+        &self,
+        token: &TokenRecord,
+        so: &PinRecord,
+        anchor: &crate::audit::Anchor,
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM objects", [])?;
@@ -156,8 +162,13 @@ impl Store for SqliteStore {
                 params![token.label, token.serial],
             )?;
             write_pin(&tx, Who::So, so)?;
+            super::anchor::put(&tx, anchor)?;
             tx.commit()
         })
+    }
+
+    fn audit_anchor(&self) -> Result<Option<crate::audit::Anchor>> {
+        super::anchor::load(self)
     }
 
     fn pin(&self, who: Who) -> Result<Option<PinRecord>> {
@@ -373,6 +384,7 @@ mod tests {
                 serial: "S".into(),
             },
             &pin(),
+            &crate::audit::Anchor::genesis(&[1; 32]),
         )
         .unwrap();
         assert!(s.object_versions().unwrap().is_empty());
