@@ -27,7 +27,7 @@ impl Who {
 }
 
 /// A PIN's KDF parameters and the token master key wrapped under the key it derives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PinRecord {
     pub salt: Vec<u8>,
     pub memory_kib: u32,

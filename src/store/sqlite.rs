@@ -67,6 +67,7 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(super::users::SCHEMA)?;
+        super::users::migrate(&conn)?;
         conn.execute_batch(super::anchor::SCHEMA)?;
         restrict_file(db);
         Ok(Self {
