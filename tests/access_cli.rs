@@ -46,7 +46,10 @@ fn user_passwd_resets_and_unlocks() {
     assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-1"), CKR_PIN_LOCKED);
     let out = ok(cli(index, &["user", "passwd", "op"], &so("op-pin-2")));
     assert!(out.contains("set a new PIN for op"), "{out}");
-    assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-1"), CKR_PIN_INCORRECT);
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", b"op-pin-1"),
+        CKR_PIN_INCORRECT
+    );
     assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-2"), CKR_OK);
 }
 
@@ -56,7 +59,11 @@ fn user_passwd_resets_and_unlocks() {
 fn user_role_changes_at_next_login() {
     let (slot, index) = common::claim_slot();
     common::init_token(slot, "role change");
-    for (n, r) in [("op", "operator"), ("km", "key-manager"), ("aud", "auditor")] {
+    for (n, r) in [
+        ("op", "operator"),
+        ("km", "key-manager"),
+        ("aud", "auditor"),
+    ] {
         add_user(index, n, r);
     }
     let s = common::p11().open_rw_session(slot).unwrap();
@@ -76,7 +83,10 @@ fn user_role_changes_at_next_login() {
     s.destroy_object(key).expect("now a key manager");
     s.logout().unwrap();
     ok(cli(index, &["user", "role", "op", "admin"], &so("")));
-    assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-1"), CKR_USER_TYPE_INVALID);
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", b"op-pin-1"),
+        CKR_USER_TYPE_INVALID
+    );
     assert_eq!(login_user(&s, CKU_SO, "op", b"op-pin-1"), CKR_OK);
     s.logout().unwrap();
 
@@ -86,8 +96,13 @@ fn user_role_changes_at_next_login() {
         &["--user", "km", "user", "role", "km", "admin"],
         &[("KEYWARD_PIN", "km-pin-1")],
     );
-    assert!(!by_km.status.success(), "a key manager cannot promote itself");
-    assert!(!cli(index, &["user", "role", "km", "user"], &so("")).status.success());
+    assert!(
+        !by_km.status.success(),
+        "a key manager cannot promote itself"
+    );
+    assert!(!cli(index, &["user", "role", "km", "user"], &so(""))
+        .status
+        .success());
     let rec = export(index)
         .into_iter()
         .find(|r| r["operation"] == "user-role" && r["detail"] == "name=op role=key-manager")
@@ -101,7 +116,10 @@ fn user_role_changes_at_next_login() {
         "UPDATE users SET role = 'admin' WHERE name = 'km';",
     );
     assert_eq!(login_user(&s, CKU_SO, "km", b"km-pin-1"), CKR_PIN_INCORRECT);
-    assert_eq!(login_user(&s, CKU_USER, "km", b"km-pin-1"), CKR_PIN_INCORRECT);
+    assert_eq!(
+        login_user(&s, CKU_USER, "km", b"km-pin-1"),
+        CKR_PIN_INCORRECT
+    );
 }
 
 /// `user mfa enable` prints the otpauth URI and a QR code drawn with block characters.
@@ -116,7 +134,10 @@ fn mfa_enrolment_prints_a_qr_code() {
     let rows: Vec<&str> = out.lines().filter(|l| blocks(l) > 10).collect();
     assert!(rows.len() >= 10, "a QR code of block rows:\n{out}");
     let width = rows[0].chars().count();
-    assert!(rows.iter().all(|r| r.chars().count() == width), "a square code:\n{out}");
+    assert!(
+        rows.iter().all(|r| r.chars().count() == width),
+        "a square code:\n{out}"
+    );
 }
 
 /// `key acl` shows, sets and clears a key's ACL (as a key manager), and the C ABI obeys.
@@ -124,7 +145,11 @@ fn mfa_enrolment_prints_a_qr_code() {
 fn key_acl_show_set_clear() {
     let (slot, index) = common::claim_slot();
     common::init_token(slot, "acl cli");
-    for (n, r) in [("km", "key-manager"), ("op", "operator"), ("op2", "operator")] {
+    for (n, r) in [
+        ("km", "key-manager"),
+        ("op", "operator"),
+        ("op2", "operator"),
+    ] {
         add_user(index, n, r);
     }
     let s = common::p11().open_rw_session(slot).unwrap();
@@ -141,7 +166,10 @@ fn key_acl_show_set_clear() {
     assert_eq!(acl(&["--set", "user:op=sign"]).trim(), "user:op=sign");
     assert_eq!(acl(&[]).trim(), "user:op=sign", "shown");
     let signs = |name: &str| {
-        assert_eq!(login_user(&s, CKU_USER, name, format!("{name}-pin-1").as_bytes()), CKR_OK);
+        assert_eq!(
+            login_user(&s, CKU_USER, name, format!("{name}-pin-1").as_bytes()),
+            CKR_OK
+        );
         let r = s.sign(&Mechanism::Sha256Hmac, key, b"m").map(drop);
         s.logout().unwrap();
         r.err().map(|e| common::rv_of(&e))
@@ -167,20 +195,41 @@ fn audit_tail_and_follow() {
     common::init_token(slot, "tail");
     add_user(index, "aud", "auditor");
     let aud = [("KEYWARD_PIN", "aud-pin-1")];
-    let last3 = ok(cli(index, &["--user", "aud", "audit", "tail", "-n", "3"], &aud));
+    let last3 = ok(cli(
+        index,
+        &["--user", "aud", "audit", "tail", "-n", "3"],
+        &aud,
+    ));
     let seqs: Vec<u64> = last3
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(seqs.len(), 3, "{last3}");
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "the newest, in order: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "the newest, in order: {seqs:?}"
+    );
 
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"));
-    cmd.args(["--slot", &index.to_string(), "--user", "aud", "audit", "tail", "-n", "0", "-f"])
-        .env("KEYWARD_CONF", common::root_dir().join("keyward.toml"))
-        .env("KEYWARD_PIN", "aud-pin-1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "--slot",
+        &index.to_string(),
+        "--user",
+        "aud",
+        "audit",
+        "tail",
+        "-n",
+        "0",
+        "-f",
+    ])
+    .env("KEYWARD_CONF", common::root_dir().join("keyward.toml"))
+    .env("KEYWARD_PIN", "aud-pin-1")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     let mut child = cmd.spawn().expect("keyward audit tail -f");
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
@@ -207,7 +256,11 @@ fn audit_tail_and_follow() {
     };
     child.kill().expect("stop tail -f");
     child.wait().unwrap();
-    assert!(found, "tail -f printed the new record; saw:\n{}", seen.join("\n"));
+    assert!(
+        found,
+        "tail -f printed the new record; saw:\n{}",
+        seen.join("\n")
+    );
 }
 
 /// `audit export --since T` keeps the records at or after T, `--until T` those before it.
@@ -234,11 +287,21 @@ fn audit_export_since_and_until() {
     let until = export_with(index, &["--until", &pivot]);
     assert!(since.iter().all(|r| time(r) >= pivot), "since");
     assert!(until.iter().all(|r| time(r) < pivot), "until");
-    let want_since: Vec<u64> = seqs(&all).into_iter().filter(|q| time(&all[(*q - 1) as usize]) >= pivot).collect();
-    let want_until: Vec<u64> = seqs(&all).into_iter().filter(|q| time(&all[(*q - 1) as usize]) < pivot).collect();
+    let want_since: Vec<u64> = seqs(&all)
+        .into_iter()
+        .filter(|q| time(&all[(*q - 1) as usize]) >= pivot)
+        .collect();
+    let want_until: Vec<u64> = seqs(&all)
+        .into_iter()
+        .filter(|q| time(&all[(*q - 1) as usize]) < pivot)
+        .collect();
     let upto = |v: Vec<u64>| -> Vec<u64> { v.into_iter().filter(|q| *q <= last).collect() };
     assert_eq!(upto(seqs(&since)), want_since);
-    assert_eq!(seqs(&until), want_until, "nothing newer is before the pivot");
+    assert_eq!(
+        seqs(&until),
+        want_until,
+        "nothing newer is before the pivot"
+    );
     assert!(since.iter().any(|r| r["object_label"] == "w3"));
     assert!(!until.iter().any(|r| r["object_label"] == "w2"));
     let bad = cli(
@@ -264,11 +327,21 @@ fn short_pins_are_refused() {
     assert_rv(s.set_pin(&pin(USER_PIN), &pin("abc")), RvError::PinLenRange);
     s.logout().unwrap();
     assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-1"), CKR_OK);
-    assert_rv(s.set_pin(&pin("op-pin-1"), &pin("abc")), RvError::PinLenRange);
+    assert_rv(
+        s.set_pin(&pin("op-pin-1"), &pin("abc")),
+        RvError::PinLenRange,
+    );
     s.logout().unwrap();
-    assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-1"), CKR_OK, "unchanged");
+    assert_eq!(
+        login_user(&s, CKU_USER, "op", b"op-pin-1"),
+        CKR_OK,
+        "unchanged"
+    );
     s.logout().unwrap();
-    for args in [&["user", "add", "x", "--role", "operator"][..], &["user", "passwd", "op"]] {
+    for args in [
+        &["user", "add", "x", "--role", "operator"][..],
+        &["user", "passwd", "op"],
+    ] {
         let out = cli(index, args, &so("abc"));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");

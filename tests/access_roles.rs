@@ -19,8 +19,19 @@ const CKA_KW_ACL: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x0A;
 const CKA_KW_STATE: CK_ULONG = 0x8000_0000 | 0x4B57_0000 | 0x01;
 
 const CLASSES: [&str; 13] = [
-    "sign", "verify", "encrypt", "decrypt", "wrap", "unwrap", "derive", "generate", "create",
-    "destroy", "rotate", "set-state", "set-acl",
+    "sign",
+    "verify",
+    "encrypt",
+    "decrypt",
+    "wrap",
+    "unwrap",
+    "derive",
+    "generate",
+    "create",
+    "destroy",
+    "rotate",
+    "set-state",
+    "set-acl",
 ];
 
 /// What each role's attempt at each class of [`CLASSES`] returns.
@@ -39,7 +50,9 @@ const NO_USE_NO_MANAGE: Row = [
 fn expected(role: &str) -> Row {
     match role {
         "admin" | "auditor" => NO_USE_NO_MANAGE,
-        "key-manager" => [KFNP, KFNP, KFNP, KFNP, KFNP, KFNP, KFNP, OK, OK, OK, OK, OK, OK],
+        "key-manager" => [
+            KFNP, KFNP, KFNP, KFNP, KFNP, KFNP, KFNP, OK, OK, OK, OK, OK, OK,
+        ],
         "operator" => [OK, OK, OK, OK, OK, OK, OK, UNLI, UNLI, AP, UNLI, AP, AP],
         "user" => [OK; 13],
         other => panic!("{other}"),
@@ -85,7 +98,9 @@ fn targets(s: &Session, role: &str) -> Targets {
     let target = aes(s, &format!("{role}-target"));
     Targets {
         mac: s.sign(&Mechanism::AesCMac, key, b"m").unwrap(),
-        ct: s.encrypt(&Mechanism::AesCbcPad([0; 16]), key, b"m").unwrap(),
+        ct: s
+            .encrypt(&Mechanism::AesCbcPad([0; 16]), key, b"m")
+            .unwrap(),
         blob: s.wrap_key(&Mechanism::AesKeyWrap, key, target).unwrap(),
         key,
         target,
@@ -115,41 +130,46 @@ fn attempt(s: &Session, t: &Targets) -> Row {
     [
         rv(s.sign(&Mechanism::AesCMac, t.key, b"m").map(drop)),
         rv(s.verify(&Mechanism::AesCMac, t.key, b"m", &t.mac)),
-        rv(s.encrypt(&Mechanism::AesCbcPad([0; 16]), t.key, b"m").map(drop)),
-        rv(s.decrypt(&Mechanism::AesCbcPad([0; 16]), t.key, &t.ct).map(drop)),
-        rv(s.wrap_key(&Mechanism::AesKeyWrap, t.key, t.target).map(drop)),
-        rv(s.unwrap_key(&Mechanism::AesKeyWrap, t.key, &t.blob, &new_key).map(drop)),
-        rv(s
-            .derive_key(
-                &Mechanism::AesCbcEncryptData(AesCbcDeriveParams::new([0; 16], &data)),
-                t.key,
-                &derived,
-            )
+        rv(s.encrypt(&Mechanism::AesCbcPad([0; 16]), t.key, b"m")
             .map(drop)),
-        rv(s
-            .generate_key(
-                &Mechanism::AesKeyGen,
-                &[
-                    Attribute::ValueLen(16.into()),
-                    Attribute::Token(true),
-                    Attribute::Private(false),
-                ],
-            )
+        rv(s.decrypt(&Mechanism::AesCbcPad([0; 16]), t.key, &t.ct)
             .map(drop)),
-        rv(s
-            .create_object(&[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::KeyType(KeyType::AES),
-                Attribute::Value(vec![1; 16]),
+        rv(s.wrap_key(&Mechanism::AesKeyWrap, t.key, t.target)
+            .map(drop)),
+        rv(
+            s.unwrap_key(&Mechanism::AesKeyWrap, t.key, &t.blob, &new_key)
+                .map(drop),
+        ),
+        rv(s.derive_key(
+            &Mechanism::AesCbcEncryptData(AesCbcDeriveParams::new([0; 16], &data)),
+            t.key,
+            &derived,
+        )
+        .map(drop)),
+        rv(s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::ValueLen(16.into()),
                 Attribute::Token(true),
                 Attribute::Private(false),
-            ])
-            .map(drop)),
+            ],
+        )
+        .map(drop)),
+        rv(s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![1; 16]),
+            Attribute::Token(true),
+            Attribute::Private(false),
+        ])
+        .map(drop)),
         rv(s.destroy_object(t.doomed)),
-        rv(s
-            .generate_key(&common::rotate_mechanism(&rotating), &[])
+        rv(s.generate_key(&common::rotate_mechanism(&rotating), &[])
             .map(drop)),
-        rv(s.update_attributes(t.stateful, &[vendor(CKA_KW_STATE, 3u64.to_ne_bytes().to_vec())])),
+        rv(s.update_attributes(
+            t.stateful,
+            &[vendor(CKA_KW_STATE, 3u64.to_ne_bytes().to_vec())],
+        )),
         rv(s.update_attributes(t.acl, &[vendor(CKA_KW_ACL, b"role:operator=sign".to_vec())])),
     ]
 }

@@ -130,19 +130,28 @@ fn verify_names_the_first_tampered_record() {
         assert!(out.status.success(), "{what} undone: {msg}");
     };
     // Edit: record 5 now names another token.
-    sql(&db, "CREATE TABLE saved AS SELECT * FROM records WHERE seq IN (3, 4, 5, 7);");
+    sql(
+        &db,
+        "CREATE TABLE saved AS SELECT * FROM records WHERE seq IN (3, 4, 5, 7);",
+    );
     sql(
         &db,
         "UPDATE records SET body = CAST(replace(CAST(body AS TEXT), '\"token\":\"tampered\"', \
          '\"token\":\"mallory\"') AS BLOB) WHERE seq = 5;",
     );
     fails_at(5, "edit");
-    sql(&db, "UPDATE records SET body = (SELECT body FROM saved WHERE seq = 5) WHERE seq = 5;");
+    sql(
+        &db,
+        "UPDATE records SET body = (SELECT body FROM saved WHERE seq = 5) WHERE seq = 5;",
+    );
     intact("edit");
     // Delete: record 7 is gone.
     sql(&db, "DELETE FROM records WHERE seq = 7;");
     fails_at(7, "delete");
-    sql(&db, "INSERT INTO records SELECT * FROM saved WHERE seq = 7;");
+    sql(
+        &db,
+        "INSERT INTO records SELECT * FROM saved WHERE seq = 7;",
+    );
     intact("delete");
     // Reorder: records 3 and 4 swap places (each keeps its own hash and time).
     sql(

@@ -68,7 +68,10 @@ fn digest_key(s: &Session, key: CK_OBJECT_HANDLE, init: bool) -> (CK_RV, Option<
             (rv, Some(out[..len as usize].to_vec()))
         }
         _ => {
-            assert_eq!(fin, CKR_OPERATION_NOT_INITIALIZED, "an error ends the digest");
+            assert_eq!(
+                fin, CKR_OPERATION_NOT_INITIALIZED,
+                "an error ends the digest"
+            );
             (rv, None)
         }
     }
@@ -106,7 +109,11 @@ const SO: (&str, &str) = ("so", "admin");
 fn every_event_kind_is_in_the_export() {
     let (slot, index) = common::claim_slot();
     common::init_token(slot, "events");
-    for (n, r) in [("aud", "auditor"), ("km", "key-manager"), ("tmp", "operator")] {
+    for (n, r) in [
+        ("aud", "auditor"),
+        ("km", "key-manager"),
+        ("tmp", "operator"),
+    ] {
         add_user(index, n, r);
     }
     let so = [("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_NEW_PIN", "tmp-pin-2")];
@@ -125,7 +132,13 @@ fn every_event_kind_is_in_the_export() {
     let key = aes_key(&s, "ev-aes", 7);
     let target = aes_key(&s, "ev-target", 9);
     let copy = s
-        .copy_object(key, &[Attribute::Token(false), Attribute::Label(b"ev-copy".to_vec())])
+        .copy_object(
+            key,
+            &[
+                Attribute::Token(false),
+                Attribute::Label(b"ev-copy".to_vec()),
+            ],
+        )
         .unwrap();
     s.update_attributes(copy, &[Attribute::Label(b"ev-copy2".to_vec())])
         .unwrap();
@@ -162,7 +175,10 @@ fn every_event_kind_is_in_the_export() {
             &bad,
         )
         .unwrap_err();
-    let tag_failure = format!("CKR_{}", snake(&format!("{:?}", common::rv_of(&tag_failure))));
+    let tag_failure = format!(
+        "CKR_{}",
+        snake(&format!("{:?}", common::rv_of(&tag_failure)))
+    );
     let blob = s.wrap_key(&Mechanism::AesKeyWrap, key, target).unwrap();
     s.unwrap_key(
         &Mechanism::AesKeyWrap,
@@ -201,9 +217,15 @@ fn every_event_kind_is_in_the_export() {
     s.destroy_object(copy).unwrap();
     s.logout().unwrap();
     assert_eq!(common::login_user(&s, CKU_USER, "km", b"km-pin-1"), CKR_OK);
-    assert_rv(s.sign(&Mechanism::AesCMac, key, b"m"), RvError::KeyFunctionNotPermitted);
+    assert_rv(
+        s.sign(&Mechanism::AesCMac, key, b"m"),
+        RvError::KeyFunctionNotPermitted,
+    );
     s.logout().unwrap();
-    assert_eq!(common::login_user(&s, CKU_USER, "km", b"wrong-pin"), CKR_PIN_INCORRECT);
+    assert_eq!(
+        common::login_user(&s, CKU_USER, "km", b"wrong-pin"),
+        CKR_PIN_INCORRECT
+    );
     drop(s);
 
     let all = export(index);
@@ -219,7 +241,11 @@ fn every_event_kind_is_in_the_export() {
         ("user-remove", "name=tmp"),
     ] {
         let r = record(&all, op, "", "CKR_OK", SO);
-        assert!(all.iter().any(|r| r["operation"] == op && r["detail"] == detail), "{op}");
+        assert!(
+            all.iter()
+                .any(|r| r["operation"] == op && r["detail"] == detail),
+            "{op}"
+        );
         assert_eq!(r["process"], "keyward", "the CLI's own process");
     }
     let so_login = record(&all, "login", "", "CKR_OK", SO);
@@ -261,8 +287,20 @@ fn every_event_kind_is_in_the_export() {
     let failed_verify = record(&all, "verify", "ev-aes", "CKR_SIGNATURE_INVALID", USER);
     assert_eq!(failed_verify["detail"], "in=C_Verify");
     let state = record(&all, "state-change", "ev-gen", "CKR_OK", USER);
-    assert!(state["detail"].as_str().unwrap().starts_with("state=suspended"), "{state}");
-    let denied = record(&all, "sign", "ev-aes", "CKR_KEY_FUNCTION_NOT_PERMITTED", ("km", "key-manager"));
+    assert!(
+        state["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("state=suspended"),
+        "{state}"
+    );
+    let denied = record(
+        &all,
+        "sign",
+        "ev-aes",
+        "CKR_KEY_FUNCTION_NOT_PERMITTED",
+        ("km", "key-manager"),
+    );
     assert_eq!(denied["mechanism"], "CKM_AES_CMAC");
 }
 
@@ -293,7 +331,10 @@ fn digest_key_digests_secret_keys_only() {
     let want = s.digest(&Mechanism::Sha256, &[9u8; 16]).unwrap();
     assert_eq!(digest.unwrap(), want, "SHA-256 of the key value");
 
-    assert_eq!(digest_key(&s, key.handle(), false).0, CKR_OPERATION_NOT_INITIALIZED);
+    assert_eq!(
+        digest_key(&s, key.handle(), false).0,
+        CKR_OPERATION_NOT_INITIALIZED
+    );
     assert_eq!(digest_key(&s, 0xdead_beef, true).0, CKR_KEY_HANDLE_INVALID);
     let (public, _) = s
         .generate_key_pair(
@@ -302,16 +343,25 @@ fn digest_key_digests_secret_keys_only() {
             &[Attribute::Sign(true)],
         )
         .unwrap();
-    assert_eq!(digest_key(&s, public.handle(), true).0, CKR_KEY_INDIGESTIBLE);
+    assert_eq!(
+        digest_key(&s, public.handle(), true).0,
+        CKR_KEY_INDIGESTIBLE
+    );
     let data = s
         .create_object(&[
             Attribute::Class(ObjectClass::DATA),
             Attribute::Value(b"not a key".to_vec()),
         ])
         .unwrap();
-    assert_eq!(digest_key(&s, data.handle(), true).0, CKR_KEY_HANDLE_INVALID);
+    assert_eq!(
+        digest_key(&s, data.handle(), true).0,
+        CKR_KEY_HANDLE_INVALID
+    );
     s.logout().unwrap();
     // A key use: a key manager may not.
     assert_eq!(common::login_user(&s, CKU_USER, "km", b"km-pin-1"), CKR_OK);
-    assert_eq!(digest_key(&s, key.handle(), true).0, CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_eq!(
+        digest_key(&s, key.handle(), true).0,
+        CKR_KEY_FUNCTION_NOT_PERMITTED
+    );
 }

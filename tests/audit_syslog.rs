@@ -27,7 +27,10 @@ fn check_rfc5424(line: &str) -> serde_json::Value {
     let fields: Vec<&str> = rest.splitn(6, ' ').collect();
     assert_eq!(fields.len(), 6, "{line}");
     let (time, host, app, pid, msgid) = (fields[0], fields[1], fields[2], fields[3], fields[4]);
-    assert!(time.ends_with('Z') && time.contains('T') && time.len() == 27, "{time}");
+    assert!(
+        time.ends_with('Z') && time.contains('T') && time.len() == 27,
+        "{time}"
+    );
     assert!(!host.is_empty() && !host.contains(' '));
     assert_eq!((app, msgid), ("keyward", "audit"));
     assert!(pid.parse::<u32>().unwrap() > 0);
@@ -38,7 +41,13 @@ fn check_rfc5424(line: &str) -> serde_json::Value {
     assert_eq!(hash.len(), 64);
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
     let record: serde_json::Value = serde_json::from_str(body).expect("the record as JSON");
-    let seq = sd.split("seq=\"").nth(1).unwrap().split('"').next().unwrap();
+    let seq = sd
+        .split("seq=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     assert_eq!(record["seq"].to_string(), seq);
     record
 }

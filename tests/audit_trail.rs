@@ -76,7 +76,10 @@ fn verify_survives_reinitialisation_and_still_names_tampering() {
     assert!(report.contains("\nintact"), "{report}");
 
     // Record 3 was written under the first master key.
-    let seq3 = sql(&audit_db(index), "SELECT CAST(body AS TEXT) FROM records WHERE seq = 3");
+    let seq3 = sql(
+        &audit_db(index),
+        "SELECT CAST(body AS TEXT) FROM records WHERE seq = 3",
+    );
     assert!(seq3.contains("\"token\":\"first\""), "{seq3}");
     sql(
         &audit_db(index),
@@ -105,7 +108,9 @@ fn a_tail_dropped_with_its_checkpoints_fails_verify() {
     let cut = last - 4;
     sql(
         &audit_db(index),
-        &format!("DELETE FROM records WHERE seq > {cut}; DELETE FROM checkpoints WHERE seq > {cut};"),
+        &format!(
+            "DELETE FROM records WHERE seq > {cut}; DELETE FROM checkpoints WHERE seq > {cut};"
+        ),
     );
     let bad = verify(index);
     let msg = String::from_utf8_lossy(&bad.stderr);
@@ -144,13 +149,16 @@ fn strict_slot_refuses_object_writes_it_cannot_record() {
         &db,
         "CREATE TRIGGER refuse BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
     );
-    assert_rv(s.create_object(&[
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Value(vec![5; 32]),
-        Attribute::Token(true),
-        Attribute::Label(b"refused".to_vec()),
-    ]), RvError::DeviceError);
+    assert_rv(
+        s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Value(vec![5; 32]),
+            Attribute::Token(true),
+            Attribute::Label(b"refused".to_vec()),
+        ]),
+        RvError::DeviceError,
+    );
     assert_rv(
         s.generate_key(
             &Mechanism::AesKeyGen,
@@ -158,7 +166,10 @@ fn strict_slot_refuses_object_writes_it_cannot_record() {
         ),
         RvError::DeviceError,
     );
-    assert_rv(s.copy_object(key, &[Attribute::Token(false)]), RvError::DeviceError);
+    assert_rv(
+        s.copy_object(key, &[Attribute::Token(false)]),
+        RvError::DeviceError,
+    );
     assert_rv(
         s.update_attributes(key, &[Attribute::Label(b"renamed".to_vec())]),
         RvError::DeviceError,
@@ -175,6 +186,10 @@ fn strict_slot_refuses_object_writes_it_cannot_record() {
         &common::slot_dir(common::STRICT_SLOT).join("token.db"),
         "SELECT COUNT(*) FROM objects",
     );
-    assert_eq!(refused.trim(), before.to_string(), "the store holds only the kept key");
+    assert_eq!(
+        refused.trim(),
+        before.to_string(),
+        "the store holds only the kept key"
+    );
     s.destroy_object(key).expect("writable again");
 }

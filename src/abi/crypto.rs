@@ -109,7 +109,12 @@ pub unsafe extern "C" fn C_EncryptUpdate(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_ENCRYPT), d, dl, o, ol, |p, d, c| {
-            p.outcome(h, Kind::Encrypt, "C_EncryptUpdate", p.crypt_update(h, false, d, c))
+            p.outcome(
+                h,
+                Kind::Encrypt,
+                "C_EncryptUpdate",
+                p.crypt_update(h, false, d, c),
+            )
         })
     }
 }
@@ -124,7 +129,12 @@ pub unsafe extern "C" fn C_EncryptFinal(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_ENCRYPT), std::ptr::null(), 0, o, ol, |p, _, c| {
-            p.outcome(h, Kind::Encrypt, "C_EncryptFinal", p.crypt_final(h, false, c))
+            p.outcome(
+                h,
+                Kind::Encrypt,
+                "C_EncryptFinal",
+                p.crypt_final(h, false, c),
+            )
         })
     }
 }
@@ -169,7 +179,12 @@ pub unsafe extern "C" fn C_DecryptUpdate(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_DECRYPT), d, dl, o, ol, |p, d, c| {
-            p.outcome(h, Kind::Decrypt, "C_DecryptUpdate", p.crypt_update(h, true, d, c))
+            p.outcome(
+                h,
+                Kind::Decrypt,
+                "C_DecryptUpdate",
+                p.crypt_update(h, true, d, c),
+            )
         })
     }
 }
@@ -184,7 +199,12 @@ pub unsafe extern "C" fn C_DecryptFinal(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_DECRYPT), std::ptr::null(), 0, o, ol, |p, _, c| {
-            p.outcome(h, Kind::Decrypt, "C_DecryptFinal", p.crypt_final(h, true, c))
+            p.outcome(
+                h,
+                Kind::Decrypt,
+                "C_DecryptFinal",
+                p.crypt_final(h, true, c),
+            )
         })
     }
 }
@@ -258,14 +278,22 @@ pub unsafe extern "C" fn C_Sign(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(Op(h, CKF_SIGN), d, dl, o, ol, |p, d, c| p.outcome(h, Kind::Sign, "C_Sign", p.sign(h, d, c))) }
+    unsafe {
+        in_out(Op(h, CKF_SIGN), d, dl, o, ol, |p, d, c| {
+            p.outcome(h, Kind::Sign, "C_Sign", p.sign(h, d, c))
+        })
+    }
 }
 
 /// C_SignUpdate (§5.11.3).
 #[no_mangle]
 pub unsafe extern "C" fn C_SignUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(Op(h, CKF_SIGN), d, dl, |p, d| p.outcome(h, Kind::Sign, "C_SignUpdate", p.sign_update(h, d))) }
+    unsafe {
+        input(Op(h, CKF_SIGN), d, dl, |p, d| {
+            p.outcome(h, Kind::Sign, "C_SignUpdate", p.sign_update(h, d))
+        })
+    }
 }
 
 /// C_SignFinal (§5.11.4).
@@ -313,12 +341,20 @@ pub unsafe extern "C" fn C_Verify(
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(Op(h, CKF_VERIFY), d, dl, |p, d| p.outcome(h, Kind::Verify, "C_VerifyUpdate", p.verify_update(h, d))) }
+    unsafe {
+        input(Op(h, CKF_VERIFY), d, dl, |p, d| {
+            p.outcome(h, Kind::Verify, "C_VerifyUpdate", p.verify_update(h, d))
+        })
+    }
 }
 
 /// C_VerifyFinal (§5.13.4).
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, s: *mut u8, sl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(Op(h, CKF_VERIFY), s, sl, |p, s| p.outcome(h, Kind::Verify, "C_VerifyFinal", p.verify_final(h, s))) }
+    unsafe {
+        input(Op(h, CKF_VERIFY), s, sl, |p, s| {
+            p.outcome(h, Kind::Verify, "C_VerifyFinal", p.verify_final(h, s))
+        })
+    }
 }

@@ -44,7 +44,7 @@ impl Admin {
         self.as_auditor(slot, pin, "audit-verify", |path, key| {
             let token = self.provider.token(slot)?;
             token.audit_flush()?; // our own record included
-            // The anchor first: it never runs ahead of the trail read after it.
+                                  // The anchor first: it never runs ahead of the trail read after it.
             let anchor = token.audit_anchor()?;
             audit::verify(path, key, audit::Anchored::Kept(anchor.as_ref()))
         })

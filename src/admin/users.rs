@@ -15,12 +15,19 @@ use crate::token::{Token, UserInfo};
 
 /// A change to a named user.
 pub enum UserChange<'a> {
-    Add { role: Role, pin: &'a [u8] },
+    Add {
+        role: Role,
+        pin: &'a [u8],
+    },
     Remove,
-    Passwd { pin: &'a [u8] },
+    Passwd {
+        pin: &'a [u8],
+    },
     Unlock,
     /// Another role, from the user's next login.
-    Role { role: Role },
+    Role {
+        role: Role,
+    },
 }
 
 impl Admin {
@@ -62,9 +69,7 @@ impl Admin {
             UserChange::Remove => ("user-remove", format!("name={name}")),
             UserChange::Passwd { .. } => ("user-passwd", format!("name={name}")),
             UserChange::Unlock => ("user-unlock", format!("name={name}")),
-            UserChange::Role { role } => {
-                ("user-role", format!("name={name} role={}", role.name()))
-            }
+            UserChange::Role { role } => ("user-role", format!("name={name} role={}", role.name())),
         };
         self.as_admin(slot, admin_pin, op, detail, |t| match change {
             UserChange::Add { role, pin } => t.add_user(name, role, pin),

@@ -106,7 +106,10 @@ mod tests {
         assert_ne!(key_id(&k1), key_id(&k2));
         let a = Anchor::new(&k1, 7, &[9; 32]);
         assert!(a.made_with(&k1) && !a.made_with(&k2));
-        let moved = Anchor { seq: 8, ..a.clone() };
+        let moved = Anchor {
+            seq: 8,
+            ..a.clone()
+        };
         assert!(!moved.made_with(&k1), "seq is authenticated");
         let rehashed = Anchor {
             hash: vec![8; 32],

@@ -152,12 +152,7 @@ impl<'k> Walker<'k> {
 
     /// The report, given the row counts and the last record seq of the trail. The anchor is
     /// checked here, after every record was walked.
-    pub(super) fn finish(
-        mut self,
-        records: u64,
-        checkpoints: u64,
-        last_seq: u64,
-    ) -> VerifyReport {
+    pub(super) fn finish(mut self, records: u64, checkpoints: u64, last_seq: u64) -> VerifyReport {
         if self.problem.is_none() {
             self.problem = self.check_anchor().err();
         }

@@ -58,7 +58,11 @@ fn anchored_trail() -> (tempfile::TempDir, PathBuf, MemAnchor) {
     let (dir, path) = temp_db();
     let anchor = MemAnchor(Arc::new(Mutex::new(Some(Anchor::genesis(&KEY)))));
     append(&path, &anchor, KEY, 10);
-    assert_eq!(anchor.get().unwrap().seq, 10, "the flusher advanced the anchor");
+    assert_eq!(
+        anchor.get().unwrap().seq,
+        10,
+        "the flusher advanced the anchor"
+    );
     (dir, path, anchor)
 }
 
@@ -84,7 +88,10 @@ fn truncation_with_its_checkpoint_is_caught_by_the_anchor() {
         .unwrap();
     let (seq, why) = check(&path, &KEY, &anchor).first_bad.unwrap();
     assert_eq!(seq, 7, "{why}");
-    assert!(why.contains("ends at seq 6") && why.contains("anchor"), "{why}");
+    assert!(
+        why.contains("ends at seq 6") && why.contains("anchor"),
+        "{why}"
+    );
     // The file alone cannot tell (the limit the anchor lifts).
     let alone = verify(&path, &KEY, Anchored::NotKept).unwrap();
     assert_eq!(alone.first_bad, None);
@@ -185,7 +192,14 @@ fn uncovered_earlier_key_checkpoints_count_as_unauthenticated() {
     append(&path, &anchor, KEY, 2);
     let report = check(&path, &NEW_KEY, &anchor);
     assert_eq!(report.first_bad, None, "{report:?}");
-    assert_eq!(anchor.get().unwrap().seq, 13, "the old key cannot move the anchor");
+    assert_eq!(
+        anchor.get().unwrap().seq,
+        13,
+        "the old key cannot move the anchor"
+    );
     assert_eq!(report.unauthenticated_tail, 2);
-    assert!(report.notes.iter().any(|n| n.contains("not covered")), "{report:?}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("not covered")),
+        "{report:?}"
+    );
 }

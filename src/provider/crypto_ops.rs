@@ -114,10 +114,7 @@ impl Provider {
     /// The key whose policy governs `obj`: a copy of a token key is governed by the original,
     /// so revoking the original revokes every copy (a destroyed original leaves its copies
     /// unusable) and the original's ACL applies.
-    pub(super) fn governing(
-        token: &crate::token::Token,
-        obj: &Arc<Object>,
-    ) -> Result<Arc<Object>> {
+    pub(super) fn governing(token: &crate::token::Token, obj: &Arc<Object>) -> Result<Arc<Object>> {
         match obj.attrs().get(CKA_KW_COPY_OF) {
             Some(uid) => token
                 .object_by_uid(uid, Self::visibility(token)?)?
@@ -250,7 +247,11 @@ impl Provider {
             return Err(Error::OperationActive);
         }
         *slot = Some(Active::new(self.versioned_cipher(h, m, key, encrypt)?));
-        let kind = if encrypt { Kind::Encrypt } else { Kind::Decrypt };
+        let kind = if encrypt {
+            Kind::Encrypt
+        } else {
+            Kind::Decrypt
+        };
         ops.note_start(kind, key, m.ty);
         Ok(())
     }

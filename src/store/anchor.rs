@@ -98,7 +98,12 @@ impl AnchorStore for AnchorDb {
         let r = self.conn()?.execute(
             "UPDATE audit_anchor SET seq = ?2, hash = ?3, mac = ?4
              WHERE id = 1 AND key_id = ?1 AND seq < ?2",
-            params![new.key_id, seq_int(new.seq).unwrap_or(i64::MAX), new.hash, new.mac],
+            params![
+                new.key_id,
+                seq_int(new.seq).unwrap_or(i64::MAX),
+                new.hash,
+                new.mac
+            ],
         );
         r.map(|n| n == 1).map_err(|e| self.failed(&e))
     }
@@ -119,8 +124,14 @@ mod tests {
         store.with(|c| put(c, &Anchor::genesis(&key))).unwrap();
         let mut db = AnchorDb::new(path);
         assert!(db.advance(&Anchor::new(&key, 4, &[1; 32])).unwrap());
-        assert!(!db.advance(&Anchor::new(&key, 3, &[1; 32])).unwrap(), "never back");
-        assert!(!db.advance(&Anchor::new(&[6; 32], 9, &[1; 32])).unwrap(), "other key");
+        assert!(
+            !db.advance(&Anchor::new(&key, 3, &[1; 32])).unwrap(),
+            "never back"
+        );
+        assert!(
+            !db.advance(&Anchor::new(&[6; 32], 9, &[1; 32])).unwrap(),
+            "other key"
+        );
         let a = db.load().unwrap().unwrap();
         assert_eq!((a.seq, a.made_with(&key)), (4, true));
         assert_eq!(store.audit_anchor().unwrap(), Some(a));

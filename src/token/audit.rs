@@ -163,9 +163,13 @@ impl Token {
     /// checkpoint key), which also moves the anchor up to it. An error only in a strict slot.
     pub fn audit_checkpoint(&self, key: zeroize::Zeroizing<[u8; 32]>) -> Result<()> {
         match &self.audit {
-            Some(log) => log
-                .checkpoint_with(key)
-                .or_else(|e| if self.config.audit_strict { Err(e) } else { Ok(()) }),
+            Some(log) => log.checkpoint_with(key).or_else(|e| {
+                if self.config.audit_strict {
+                    Err(e)
+                } else {
+                    Ok(())
+                }
+            }),
             None => Ok(()),
         }
     }
@@ -278,7 +282,14 @@ impl Token {
             (0, op, None, String::new())
         });
         let subject = Subject::of(obj);
-        self.audit(session, operation, Some(&subject), mechanism, Ok(()), detail)?;
+        self.audit(
+            session,
+            operation,
+            Some(&subject),
+            mechanism,
+            Ok(()),
+            detail,
+        )?;
         WRITE.with(|w| {
             if let Some(s) = w.borrow_mut().as_mut() {
                 s.recorded = true;

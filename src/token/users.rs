@@ -85,28 +85,27 @@ impl Token {
             Some(_) => (pin, &b""[..]),
             None => (pin, &b""[..]),
         };
-        let checked =
-            seal::unwrap_tmk_for(&holder(&rec), pin, &rec.pin).and_then(|tmk| {
-                // A role edited in the database fails its MAC: the PIN then opens nothing.
-                let bound = rec
-                    .role_mac
-                    .as_deref()
-                    .is_none_or(|mac| tmk.role_mac_ok(name, &rec.role, mac));
-                if !bound {
-                    return Err(Error::PinIncorrect);
+        let checked = seal::unwrap_tmk_for(&holder(&rec), pin, &rec.pin).and_then(|tmk| {
+            // A role edited in the database fails its MAC: the PIN then opens nothing.
+            let bound = rec
+                .role_mac
+                .as_deref()
+                .is_none_or(|mac| tmk.role_mac_ok(name, &rec.role, mac));
+            if !bound {
+                return Err(Error::PinIncorrect);
+            }
+            if let Some(sealed) = &rec.totp {
+                let secret = tmk.open_secret(&totp_context(name), sealed)?;
+                let step =
+                    totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
+                        .map_err(|_| Error::GeneralError)?;
+                match step {
+                    Some(step) if self.store.use_totp_step(name, step)? => {}
+                    _ => return Err(Error::PinIncorrect),
                 }
-                if let Some(sealed) = &rec.totp {
-                    let secret = tmk.open_secret(&totp_context(name), sealed)?;
-                    let step =
-                        totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
-                            .map_err(|_| Error::GeneralError)?;
-                    match step {
-                        Some(step) if self.store.use_totp_step(name, step)? => {}
-                        _ => return Err(Error::PinIncorrect),
-                    }
-                }
-                Ok(tmk)
-            });
+            }
+            Ok(tmk)
+        });
         match checked {
             Ok(tmk) => {
                 if rec.pin.failures > 0 {

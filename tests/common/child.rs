@@ -21,7 +21,13 @@ pub fn run_child(test: &str, role: &str, index: usize, expect: &str) {
 
 /// [`run_child`], returning the child's standard output.
 pub fn run_child_output(test: &str, role: &str, index: usize, expect: &str) -> String {
-    run_child_with(&super::root_dir().join("keyward.toml"), test, role, index, expect)
+    run_child_with(
+        &super::root_dir().join("keyward.toml"),
+        test,
+        role,
+        index,
+        expect,
+    )
 }
 
 /// [`run_child_output`] with another configuration file `conf` (a slot set up differently
