@@ -187,12 +187,13 @@ impl Flusher {
         if self.lost > 0 {
             work.batch.insert(0, lost_marker(self.lost));
         }
+        // Every SQLite call (the anchor's in the token database too) is inside the fork gate.
+        let inside = super::fork_gate::enter();
         // The anchor is read before the trail: it never runs ahead of what is committed.
         let anchor = match (&key, self.anchor.as_mut()) {
             (Some(_), Some(store)) => store.load().unwrap_or(None),
             _ => None,
         };
-        let inside = super::fork_gate::enter();
         let appended = db::append(
             &mut self.conn,
             &self.origin,
@@ -200,10 +201,12 @@ impl Flusher {
             key.as_deref(),
             anchor.as_ref(),
         );
+        if let Ok(a) = &appended {
+            self.advance_anchor(a);
+        }
         drop(inside);
         match appended {
             Ok(appended) => {
-                self.advance_anchor(&appended);
                 let committed = appended.records;
                 if self.lost > 0 {
                     eprintln!("keyward: audit trail writable again ({} lost)", self.lost);
