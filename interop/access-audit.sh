@@ -52,9 +52,40 @@ tamper() {
   python3 - "$KEYWARD_DIR/audit.db" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE saved AS SELECT * FROM records WHERE seq = 3")
 c.execute("UPDATE records SET body = CAST(replace(CAST(body AS TEXT), '\"result\":\"CKR_OK\"', '\"result\":\"CKR_NO\"') AS BLOB) WHERE seq = 3")
 c.commit()
 PY
+}
+
+untamper() {
+  python3 - "$KEYWARD_DIR/audit.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE records SET body = (SELECT body FROM saved) WHERE seq = 3")
+c.execute("DROP TABLE saved")
+c.commit()
+PY
+}
+
+# Drop the last four records together with the checkpoints that covered them.
+truncate_tail() {
+  python3 - "$KEYWARD_DIR/audit.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+(last,) = c.execute("SELECT MAX(seq) FROM records").fetchone()
+c.execute("DELETE FROM records WHERE seq > ?", (last - 4,))
+c.execute("DELETE FROM checkpoints WHERE seq > ?", (last - 4,))
+c.commit()
+PY
+}
+
+verify_fails_at_anchor() {
+  if as_auditor verify >verify.out 2>&1; then
+    cat verify.out
+    return 1
+  fi
+  expect_in 'NOT intact: .*anchor in the token database' verify.out
 }
 
 verify_fails() {
@@ -100,6 +131,14 @@ main() {
     sh -c "! KEYWARD_PIN=op-pin-1 $(dirname "$MODULE")/keyward --token $TOKEN --user op audit verify"
   kw_check "edit record 3 of the trail" tamper
   kw_check "auditor: verify now fails naming record 3" verify_fails
+  kw_check "undo the edit" untamper
+  kw_check "auditor: intact again" as_auditor verify
+  kw_check "keyward user role op2 key-manager" \
+    env KEYWARD_SO_PIN="$KW_SO_PIN" "$(dirname "$MODULE")/keyward" --token "$TOKEN" user role op2 key-manager
+  kw_check "op2, now a key manager, is still refused" refused_sign op2
+  kw_check "trail: the role change" export_shows '"user":"so".*"operation":"user-role".*"detail":"name=op2 role=key-manager"'
+  kw_check "drop the trail's tail with its checkpoints" truncate_tail
+  kw_check "auditor: verify fails on the anchor kept in token.db" verify_fails_at_anchor
   kw_finish
 }
 

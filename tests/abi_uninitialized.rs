@@ -176,8 +176,7 @@ fn allowed(name: &str) -> &'static [CK_RV] {
             &[CKR_FUNCTION_NOT_PARALLEL, CKR_CRYPTOKI_NOT_INITIALIZED]
         }
         // Functions Keyward does not offer may say so first.
-        "C_DigestKey"
-        | "C_SignRecoverInit"
+        "C_SignRecoverInit"
         | "C_SignRecover"
         | "C_VerifyRecoverInit"
         | "C_VerifyRecover"

@@ -11,78 +11,12 @@ use cryptoki::session::{Session, UserType};
 use cryptoki_sys::*;
 
 use common::child::{child_context, run_child};
+use common::trail::{add_user, export, sql, verify};
 use common::{assert_rv, pin, SO_PIN, USER_PIN};
 
 /// C_LoginUser as a named CKU_USER.
 fn login_user(s: &Session, name: &str, pin: &str) -> CK_RV {
     common::login_user(s, CKU_USER, name, pin.as_bytes())
-}
-
-/// `keyward --slot INDEX ARGS` with `env`.
-fn cli(index: usize, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let slot = index.to_string();
-    common::keyward_cli_output(&[&["--slot", slot.as_str()], args].concat(), env)
-}
-
-/// Add `name` with `role` (PIN "<name>-pin-1") as the SO.
-fn add_user(index: usize, name: &str, role: &str) {
-    let pin = format!("{name}-pin-1");
-    let out = cli(
-        index,
-        &["user", "add", name, "--role", role],
-        &[("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_NEW_PIN", &pin)],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The auditor's export, one JSON value per record.
-fn export(index: usize) -> Vec<serde_json::Value> {
-    let out = cli(
-        index,
-        &["--user", "aud", "audit", "export", "--format", "jsonl"],
-        &[("KEYWARD_PIN", "aud-pin-1")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON record"))
-        .collect()
-}
-
-fn verify(index: usize) -> std::process::Output {
-    cli(
-        index,
-        &["--user", "aud", "audit", "verify"],
-        &[("KEYWARD_PIN", "aud-pin-1")],
-    )
-}
-
-/// Run SQL on a trail from another process (python3's sqlite3): a second copy of SQLite in
-/// this process would break the module's WAL locking.
-fn sql(db: &std::path::Path, statement: &str) {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()",
-        ])
-        .arg(db)
-        .arg(statement)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn hmac_key(s: &Session, label: &str) -> cryptoki::object::ObjectHandle {
@@ -143,6 +77,8 @@ fn operations_and_denials_are_recorded_without_secrets() {
         .find(|r| r["operation"] == "login" && r["result"] == "CKR_PIN_INCORRECT")
         .expect("failed login recorded");
     assert_eq!(failed["detail"], "as=op");
+    assert_eq!(failed["user"], "op", "the name tried");
+    assert_eq!(failed["role"], "");
     assert!(
         find("so", "user-add", "CKR_OK").is_some(),
         "the admin adding users"
@@ -162,7 +98,7 @@ fn operations_and_denials_are_recorded_without_secrets() {
 }
 
 /// Editing, deleting or re-ordering a record is caught by `keyward audit verify`, which then
-/// exits non-zero and names the first bad record.
+/// exits non-zero and names the first bad record; undone, the trail verifies again.
 #[test]
 fn verify_names_the_first_tampered_record() {
     let (slot, index) = common::claim_slot();
@@ -182,16 +118,58 @@ fn verify_names_the_first_tampered_record() {
         String::from_utf8_lossy(&ok.stderr)
     );
     let db = common::slot_dir(index).join("audit.db");
+    let fails_at = |seq: u64, what: &str| {
+        let bad = verify(index);
+        let msg = String::from_utf8_lossy(&bad.stderr);
+        assert!(!bad.status.success(), "{what}: must not verify");
+        assert!(msg.contains(&format!("record {seq}:")), "{what}: {msg}");
+    };
+    let intact = |what: &str| {
+        let out = verify(index);
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what} undone: {msg}");
+    };
     // Edit: record 5 now names another token.
+    sql(
+        &db,
+        "CREATE TABLE saved AS SELECT * FROM records WHERE seq IN (3, 4, 5, 7);",
+    );
     sql(
         &db,
         "UPDATE records SET body = CAST(replace(CAST(body AS TEXT), '\"token\":\"tampered\"', \
          '\"token\":\"mallory\"') AS BLOB) WHERE seq = 5;",
     );
-    let bad = verify(index);
-    assert!(!bad.status.success(), "an edited trail must not verify");
-    let msg = String::from_utf8_lossy(&bad.stderr);
-    assert!(msg.contains("record 5"), "{msg}");
+    fails_at(5, "edit");
+    sql(
+        &db,
+        "UPDATE records SET body = (SELECT body FROM saved WHERE seq = 5) WHERE seq = 5;",
+    );
+    intact("edit");
+    // Delete: record 7 is gone.
+    sql(&db, "DELETE FROM records WHERE seq = 7;");
+    fails_at(7, "delete");
+    sql(
+        &db,
+        "INSERT INTO records SELECT * FROM saved WHERE seq = 7;",
+    );
+    intact("delete");
+    // Reorder: records 3 and 4 swap places (each keeps its own hash and time).
+    sql(
+        &db,
+        "UPDATE records SET body = (SELECT body FROM saved WHERE seq = 4), \
+         time = (SELECT time FROM saved WHERE seq = 4), hash = (SELECT hash FROM saved WHERE seq = 4) \
+         WHERE seq = 3; \
+         UPDATE records SET body = (SELECT body FROM saved WHERE seq = 3), \
+         time = (SELECT time FROM saved WHERE seq = 3), hash = (SELECT hash FROM saved WHERE seq = 3) \
+         WHERE seq = 4;",
+    );
+    fails_at(3, "reorder");
+    sql(
+        &db,
+        "DELETE FROM records WHERE seq IN (3, 4); \
+         INSERT INTO records SELECT * FROM saved WHERE seq IN (3, 4); DROP TABLE saved;",
+    );
+    intact("reorder");
 }
 
 /// Several processes signing at once append to one gapless chain that verifies, and every

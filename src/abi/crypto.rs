@@ -5,7 +5,7 @@ use cryptoki_sys::*;
 use super::{ptr, with_provider};
 use crate::error::Result;
 use crate::provider::Provider;
-use crate::session::Out;
+use crate::session::{Kind, Out};
 
 /// The active operation a call continues: session and kind (CKF_ENCRYPT, CKF_SIGN, …).
 #[derive(Clone, Copy)]
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn C_Encrypt(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_ENCRYPT), d, dl, o, ol, |p, d, c| {
-            p.crypt(h, false, d, c)
+            p.outcome(h, Kind::Encrypt, "C_Encrypt", p.crypt(h, false, d, c))
         })
     }
 }
@@ -109,7 +109,12 @@ pub unsafe extern "C" fn C_EncryptUpdate(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_ENCRYPT), d, dl, o, ol, |p, d, c| {
-            p.crypt_update(h, false, d, c)
+            p.outcome(
+                h,
+                Kind::Encrypt,
+                "C_EncryptUpdate",
+                p.crypt_update(h, false, d, c),
+            )
         })
     }
 }
@@ -124,7 +129,12 @@ pub unsafe extern "C" fn C_EncryptFinal(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_ENCRYPT), std::ptr::null(), 0, o, ol, |p, _, c| {
-            p.crypt_final(h, false, c)
+            p.outcome(
+                h,
+                Kind::Encrypt,
+                "C_EncryptFinal",
+                p.crypt_final(h, false, c),
+            )
         })
     }
 }
@@ -152,7 +162,7 @@ pub unsafe extern "C" fn C_Decrypt(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_DECRYPT), d, dl, o, ol, |p, d, c| {
-            p.crypt(h, true, d, c)
+            p.outcome(h, Kind::Decrypt, "C_Decrypt", p.crypt(h, true, d, c))
         })
     }
 }
@@ -169,7 +179,12 @@ pub unsafe extern "C" fn C_DecryptUpdate(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_DECRYPT), d, dl, o, ol, |p, d, c| {
-            p.crypt_update(h, true, d, c)
+            p.outcome(
+                h,
+                Kind::Decrypt,
+                "C_DecryptUpdate",
+                p.crypt_update(h, true, d, c),
+            )
         })
     }
 }
@@ -184,7 +199,12 @@ pub unsafe extern "C" fn C_DecryptFinal(
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_DECRYPT), std::ptr::null(), 0, o, ol, |p, _, c| {
-            p.crypt_final(h, true, c)
+            p.outcome(
+                h,
+                Kind::Decrypt,
+                "C_DecryptFinal",
+                p.crypt_final(h, true, c),
+            )
         })
     }
 }
@@ -214,6 +234,12 @@ pub unsafe extern "C" fn C_Digest(
 pub unsafe extern "C" fn C_DigestUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
     unsafe { input(Op(h, CKF_DIGEST), d, dl, |p, d| p.digest_update(h, d)) }
+}
+
+/// C_DigestKey (§5.10.4): continue the digest with a secret key's value.
+#[no_mangle]
+pub unsafe extern "C" fn C_DigestKey(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> CK_RV {
+    with_provider(|p| p.digest_key(h, key))
 }
 
 /// C_DigestFinal (§5.10.5).
@@ -252,14 +278,22 @@ pub unsafe extern "C" fn C_Sign(
     ol: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { in_out(Op(h, CKF_SIGN), d, dl, o, ol, |p, d, c| p.sign(h, d, c)) }
+    unsafe {
+        in_out(Op(h, CKF_SIGN), d, dl, o, ol, |p, d, c| {
+            p.outcome(h, Kind::Sign, "C_Sign", p.sign(h, d, c))
+        })
+    }
 }
 
 /// C_SignUpdate (§5.11.3).
 #[no_mangle]
 pub unsafe extern "C" fn C_SignUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(Op(h, CKF_SIGN), d, dl, |p, d| p.sign_update(h, d)) }
+    unsafe {
+        input(Op(h, CKF_SIGN), d, dl, |p, d| {
+            p.outcome(h, Kind::Sign, "C_SignUpdate", p.sign_update(h, d))
+        })
+    }
 }
 
 /// C_SignFinal (§5.11.4).
@@ -268,7 +302,7 @@ pub unsafe extern "C" fn C_SignFinal(h: CK_SESSION_HANDLE, o: *mut u8, ol: *mut 
     // SAFETY: forwarded from the caller.
     unsafe {
         in_out(Op(h, CKF_SIGN), std::ptr::null(), 0, o, ol, |p, _, c| {
-            p.sign_final(h, c)
+            p.outcome(h, Kind::Sign, "C_SignFinal", p.sign_final(h, c))
         })
     }
 }
@@ -299,7 +333,7 @@ pub unsafe extern "C" fn C_Verify(
         let data = op.ends_on_error(p, unsafe { ptr::bytes(d, dl) })?;
         // SAFETY: forwarded from the caller.
         let sig = op.ends_on_error(p, unsafe { ptr::bytes(s, sl) })?;
-        p.verify(h, data, sig)
+        p.outcome(h, Kind::Verify, "C_Verify", p.verify(h, data, sig))
     })
 }
 
@@ -307,12 +341,20 @@ pub unsafe extern "C" fn C_Verify(
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, d: *mut u8, dl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(Op(h, CKF_VERIFY), d, dl, |p, d| p.verify_update(h, d)) }
+    unsafe {
+        input(Op(h, CKF_VERIFY), d, dl, |p, d| {
+            p.outcome(h, Kind::Verify, "C_VerifyUpdate", p.verify_update(h, d))
+        })
+    }
 }
 
 /// C_VerifyFinal (§5.13.4).
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, s: *mut u8, sl: CK_ULONG) -> CK_RV {
     // SAFETY: forwarded from the caller.
-    unsafe { input(Op(h, CKF_VERIFY), s, sl, |p, s| p.verify_final(h, s)) }
+    unsafe {
+        input(Op(h, CKF_VERIFY), s, sl, |p, s| {
+            p.outcome(h, Kind::Verify, "C_VerifyFinal", p.verify_final(h, s))
+        })
+    }
 }

@@ -23,7 +23,6 @@ type M = *mut CK_MECHANISM;
 type P = *mut c_void;
 
 answer! { CKR_FUNCTION_NOT_SUPPORTED;
-    C_DigestKey(H, O);
     C_SignRecoverInit(H, M, O);
     C_SignRecover(H, B, CK_ULONG, B, L);
     C_VerifyRecoverInit(H, M, O);

@@ -42,8 +42,11 @@ impl Admin {
     /// Verify the whole trail with the checkpoint key.
     pub fn audit_verify(&self, slot: CK_SLOT_ID, pin: &[u8]) -> Result<VerifyReport> {
         self.as_auditor(slot, pin, "audit-verify", |path, key| {
-            self.provider.token(slot)?.audit_flush()?; // our own record included
-            audit::verify(path, key)
+            let token = self.provider.token(slot)?;
+            token.audit_flush()?; // our own record included
+                                  // The anchor first: it never runs ahead of the trail read after it.
+            let anchor = token.audit_anchor()?;
+            audit::verify(path, key, audit::Anchored::Kept(anchor.as_ref()))
         })
     }
 

@@ -15,10 +15,19 @@ use crate::token::{Token, UserInfo};
 
 /// A change to a named user.
 pub enum UserChange<'a> {
-    Add { role: Role, pin: &'a [u8] },
+    Add {
+        role: Role,
+        pin: &'a [u8],
+    },
     Remove,
-    Passwd { pin: &'a [u8] },
+    Passwd {
+        pin: &'a [u8],
+    },
     Unlock,
+    /// Another role, from the user's next login.
+    Role {
+        role: Role,
+    },
 }
 
 impl Admin {
@@ -45,7 +54,7 @@ impl Admin {
         r
     }
 
-    /// Add, remove, re-PIN or unlock named user `name`.
+    /// Add, remove, re-PIN, unlock or re-role named user `name`.
     pub fn change_user(
         &self,
         slot: CK_SLOT_ID,
@@ -60,12 +69,14 @@ impl Admin {
             UserChange::Remove => ("user-remove", format!("name={name}")),
             UserChange::Passwd { .. } => ("user-passwd", format!("name={name}")),
             UserChange::Unlock => ("user-unlock", format!("name={name}")),
+            UserChange::Role { role } => ("user-role", format!("name={name} role={}", role.name())),
         };
         self.as_admin(slot, admin_pin, op, detail, |t| match change {
             UserChange::Add { role, pin } => t.add_user(name, role, pin),
             UserChange::Remove => t.remove_user(name),
             UserChange::Passwd { pin } => t.reset_user_pin(name, pin),
             UserChange::Unlock => t.unlock_user(name),
+            UserChange::Role { role } => t.set_user_role(name, role),
         })
     }
 

@@ -1,9 +1,10 @@
 //! The hash chain, the checkpoint MAC, and the walk that verifies a whole trail.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::digest;
 use serde::Serialize;
 
+use super::anchor::{key_id, mac, Anchor, Anchored, KEY_ID_LEN};
 use super::record::parse_record;
 
 /// Length of a chain hash and of a checkpoint MAC.
@@ -12,8 +13,10 @@ pub(super) const HASH_LEN: usize = 32;
 /// The `prev_hash` of seq 1.
 pub(super) const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
 
-/// Domain separation for checkpoint MACs; a new record format gets a new version.
-const CHECKPOINT_DOMAIN: &[u8] = b"keyward/v1/audit-checkpoint";
+/// Domain separation for checkpoint MACs. v1 (no key identifier) is what checkpoints written
+/// before key identifiers existed carry; they are still checked, under the current key.
+const CHECKPOINT_DOMAIN_V1: &[u8] = b"keyward/v1/audit-checkpoint";
+const CHECKPOINT_DOMAIN: &[u8] = b"keyward/v2/audit-checkpoint";
 
 /// `SHA-256(prev || body)`: the hash stored with a record.
 pub(super) fn link(prev: &[u8], body: &[u8]) -> [u8; HASH_LEN] {
@@ -25,16 +28,16 @@ pub(super) fn link(prev: &[u8], body: &[u8]) -> [u8; HASH_LEN] {
     out
 }
 
-/// `HMAC-SHA256(key, "keyward/v1/audit-checkpoint" || seq as 8 bytes BE || hash)`.
+/// `HMAC-SHA256(key, "keyward/v2/audit-checkpoint" || key_id || seq as 8 bytes BE || hash)`,
+/// with `key_id` = [`key_id`]`(key)`.
 pub(super) fn checkpoint_mac(key: &[u8; HASH_LEN], seq: u64, hash: &[u8]) -> [u8; HASH_LEN] {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(CHECKPOINT_DOMAIN);
-    ctx.update(&seq.to_be_bytes());
-    ctx.update(hash);
-    let mut out = [0; HASH_LEN];
-    out.copy_from_slice(ctx.sign().as_ref());
-    out
+    let id = key_id(key);
+    mac(key, &[CHECKPOINT_DOMAIN, &id, &seq.to_be_bytes(), hash])
+}
+
+/// The MAC of a checkpoint written without a key identifier.
+fn checkpoint_mac_v1(key: &[u8; HASH_LEN], seq: u64, hash: &[u8]) -> [u8; HASH_LEN] {
+    mac(key, &[CHECKPOINT_DOMAIN_V1, &seq.to_be_bytes(), hash])
 }
 
 /// Verification of a whole trail with the checkpoint key.
@@ -44,13 +47,23 @@ pub struct VerifyReport {
     pub records: u64,
     /// Checkpoint rows in the trail.
     pub checkpoints: u64,
-    /// Seq of the last checkpoint that verified (0 when none did).
+    /// Seq of the last checkpoint that verified under the current key (0 when none did).
     pub last_checkpoint_seq: u64,
+    /// Checkpoints made with the key of an earlier initialisation of the token: they cannot
+    /// be checked, and count only when a later current-key checkpoint or the anchor covers
+    /// them (see `notes`).
+    pub earlier_key_checkpoints: u64,
+    /// Seq of the anchor kept in the token database (0: none, or it anchors nothing yet).
+    pub anchor_seq: u64,
     /// First problem found: (seq of the first bad record or checkpoint, what is wrong).
     /// None = intact.
     pub first_bad: Option<(u64, String)>,
-    /// Records after the last checkpoint (chained but not yet authenticated).
+    /// Records after the last authenticated seq (the last current-key checkpoint or the
+    /// anchor): chained, but not yet authenticated.
     pub unauthenticated_tail: u64,
+    /// What a reader should know that is not a failure (earlier-key checkpoints and what
+    /// covers them).
+    pub notes: Vec<String>,
 }
 
 /// One stored record row as read back, typed loosely so that tampering is reported rather
@@ -69,6 +82,8 @@ pub(super) struct CheckpointRow {
     pub(super) seq: i64,
     pub(super) hash: Option<Vec<u8>>,
     pub(super) mac: Option<Vec<u8>>,
+    /// None for a checkpoint written before key identifiers existed.
+    pub(super) key_id: Option<Vec<u8>>,
 }
 
 /// A problem: the seq it is reported at and a human reason.
@@ -77,22 +92,40 @@ type Problem = (u64, String);
 /// Walks records in seq order, and checkpoints merged in by seq; stops at the first problem.
 pub(super) struct Walker<'k> {
     key: &'k [u8; HASH_LEN],
+    key_id: [u8; KEY_ID_LEN],
+    anchor: Anchored<'k>,
     /// The seq the next record row must have.
     next: u64,
     /// The recomputed chain hash of record `next - 1`.
     prev: [u8; HASH_LEN],
+    /// The recomputed chain hash at the anchor's seq, once walked.
+    at_anchor: Option<[u8; HASH_LEN]>,
     last_checkpoint: u64,
+    /// Earlier-key checkpoints not yet covered by a current-key one (first, last, count).
+    uncovered: Option<(u64, u64, u64)>,
+    earlier: u64,
+    notes: Vec<String>,
     problem: Option<Problem>,
 }
 
 impl<'k> Walker<'k> {
     /// A walk from the start of the trail.
-    pub(super) fn new(key: &'k [u8; HASH_LEN]) -> Self {
+    pub(super) fn new(key: &'k [u8; HASH_LEN], anchor: Anchored<'k>) -> Self {
+        let at_anchor = match anchor {
+            Anchored::Kept(Some(a)) if a.seq == 0 => Some(GENESIS),
+            _ => None,
+        };
         Walker {
             key,
+            key_id: key_id(key),
+            anchor,
             next: 1,
             prev: GENESIS,
+            at_anchor,
             last_checkpoint: 0,
+            uncovered: None,
+            earlier: 0,
+            notes: Vec::new(),
             problem: None,
         }
     }
@@ -117,14 +150,40 @@ impl<'k> Walker<'k> {
         }
     }
 
-    /// The report, given the row counts and the last record seq of the trail.
-    pub(super) fn finish(self, records: u64, checkpoints: u64, last_seq: u64) -> VerifyReport {
+    /// The report, given the row counts and the last record seq of the trail. The anchor is
+    /// checked here, after every record was walked.
+    pub(super) fn finish(mut self, records: u64, checkpoints: u64, last_seq: u64) -> VerifyReport {
+        if self.problem.is_none() {
+            self.problem = self.check_anchor().err();
+        }
+        let anchor_seq = match self.anchor {
+            Anchored::Kept(Some(a)) => a.seq,
+            _ => 0,
+        };
+        let authenticated = if self.problem.is_none() {
+            self.last_checkpoint.max(anchor_seq)
+        } else {
+            self.last_checkpoint
+        };
+        if let Some((first, last, n)) = self.uncovered {
+            let covered = anchor_seq >= last && self.problem.is_none();
+            self.notes.push(match covered {
+                true => earlier_note(first, last, n, &format!("the anchor (seq {anchor_seq})")),
+                false => format!(
+                    "{n} checkpoint(s) #{first}..#{last} from an earlier initialisation are \
+                     not covered by a current-key checkpoint yet: counted as unauthenticated"
+                ),
+            });
+        }
         VerifyReport {
             records,
             checkpoints,
             last_checkpoint_seq: self.last_checkpoint,
+            earlier_key_checkpoints: self.earlier,
+            anchor_seq,
             first_bad: self.problem,
-            unauthenticated_tail: last_seq.saturating_sub(self.last_checkpoint),
+            unauthenticated_tail: last_seq.saturating_sub(authenticated),
+            notes: self.notes,
         }
     }
 
@@ -151,6 +210,9 @@ impl<'k> Walker<'k> {
         }
         self.prev = hash;
         self.next = seq + 1;
+        if matches!(self.anchor, Anchored::Kept(Some(a)) if a.seq == seq) {
+            self.at_anchor = Some(hash);
+        }
         Ok(())
     }
 
@@ -188,7 +250,11 @@ impl<'k> Walker<'k> {
             (Some(h), Some(m)) => (h, m),
             _ => return Err((seq, "checkpoint hash or MAC is missing".to_owned())),
         };
-        let want = checkpoint_mac(self.key, seq, hash);
+        let want = match row.key_id.as_deref() {
+            None => checkpoint_mac_v1(self.key, seq, hash),
+            Some(id) if id == self.key_id => checkpoint_mac(self.key, seq, hash),
+            Some(_) => return self.earlier_key(seq, hash),
+        };
         if verify_slices_are_equal(&want, mac).is_err() {
             return Err((
                 seq,
@@ -204,6 +270,84 @@ impl<'k> Walker<'k> {
             ));
         }
         self.last_checkpoint = seq;
+        if let Some((first, last, n)) = self.uncovered.take() {
+            let by = format!("checkpoint #{seq}");
+            self.notes.push(earlier_note(first, last, n, &by));
+        }
         Ok(())
     }
+
+    /// A checkpoint made with another key (an earlier initialisation of the token): its MAC
+    /// cannot be checked, so it authenticates nothing by itself. Its hash must still agree
+    /// with the chain; a later current-key checkpoint (or the anchor) covers it.
+    fn earlier_key(&mut self, seq: u64, hash: &[u8]) -> Result<(), Problem> {
+        if hash != self.prev {
+            return Err((
+                seq,
+                "checkpoint from an earlier initialisation differs from the recomputed chain \
+                 (records rewritten)"
+                    .to_owned(),
+            ));
+        }
+        self.earlier += 1;
+        self.uncovered = Some(match self.uncovered {
+            Some((first, _, n)) => (first, seq, n + 1),
+            None => (seq, seq, 1),
+        });
+        Ok(())
+    }
+
+    /// The anchor kept outside the trail must be made with the current key, and the trail
+    /// must reach its seq with its hash.
+    fn check_anchor(&self) -> Result<(), Problem> {
+        let walked = self.next - 1;
+        let anchor: &Anchor = match self.anchor {
+            Anchored::NotKept => return Ok(()),
+            Anchored::Kept(None) => {
+                return Err((
+                    0,
+                    "no audit anchor in the token database: the end of the trail cannot be \
+                     checked (the anchor was deleted, or the token was initialised before \
+                     anchors existed)"
+                        .to_owned(),
+                ))
+            }
+            Anchored::Kept(Some(a)) => a,
+        };
+        if !anchor.made_with(self.key) {
+            return Err((
+                anchor.seq,
+                "the anchor in the token database does not verify under the current key \
+                 (forged or replaced)"
+                    .to_owned(),
+            ));
+        }
+        if anchor.seq > walked {
+            return Err((
+                walked + 1,
+                format!(
+                    "trail ends at seq {walked} but the anchor in the token database says seq \
+                     {} was checkpointed (records were removed)",
+                    anchor.seq
+                ),
+            ));
+        }
+        match self.at_anchor {
+            Some(h) if h[..] == anchor.hash[..] => Ok(()),
+            _ => Err((
+                anchor.seq,
+                "differs from the chain anchored in the token database (records rewritten)"
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+fn earlier_note(first: u64, last: u64, n: u64, by: &str) -> String {
+    let which = if first == last {
+        format!("checkpoint #{first} is")
+    } else {
+        format!("{n} checkpoints #{first}..#{last} are")
+    };
+    format!("{which} from an earlier initialisation, covered by {by}")
 }

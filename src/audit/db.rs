@@ -6,6 +6,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
+use super::anchor::{key_id, Anchor};
 use super::chain::{checkpoint_mac, link, CheckpointRow, RecordRow, GENESIS, HASH_LEN};
 use super::record::{encode, Event, Origin};
 use crate::error::{Error, Result};
@@ -20,9 +21,22 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq INTEGER PRIMARY KEY,
     hash BLOB NOT NULL,
-    mac BLOB NOT NULL
+    mac BLOB NOT NULL,
+    key_id BLOB
 );
 ";
+
+/// Add the key identifier column to a trail made before it existed (its checkpoints keep
+/// NULL there and are checked as v1 checkpoints under the current key).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_key_id = conn
+        .prepare("SELECT 1 FROM pragma_table_info('checkpoints') WHERE name = 'key_id'")?
+        .exists([])?;
+    if !has_key_id {
+        conn.execute_batch("ALTER TABLE checkpoints ADD COLUMN key_id BLOB")?;
+    }
+    Ok(())
+}
 
 /// How long a writer waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,7 +53,8 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
         // index in memory (16 MiB), and fewer checkpoints copy more pages at once.
         conn.pragma_update(None, "cache_size", -16384)?;
         conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
-        conn.execute_batch(SCHEMA)
+        conn.execute_batch(SCHEMA)?;
+        migrate(&conn)
     };
     setup().map_err(|e| storage_error(path, &e))?;
     Ok(conn)
@@ -133,17 +148,29 @@ pub(super) struct Committed {
     pub(super) hash: [u8; HASH_LEN],
 }
 
+/// What one append committed.
+#[derive(Debug, Default)]
+pub(super) struct Appended {
+    pub(super) records: Vec<Committed>,
+    /// The checkpoint written (or already there) at the new last record: its anchor, when
+    /// the trail still extends the `anchor` given to [`append`] (so it may be advanced).
+    pub(super) next_anchor: Option<Anchor>,
+    /// The trail no longer has the anchored hash at the anchor's seq.
+    pub(super) diverged: bool,
+}
+
 /// Append `batch` in ONE `BEGIN IMMEDIATE` transaction, chained onto whatever record is last
 /// in the file at that moment (another process may have appended since our last batch); with
 /// `key`, also checkpoint the new last record (or the existing last record for an empty batch,
-/// unless it already has one). Drains `batch` (keeping its capacity) and returns the committed
-/// records.
+/// unless it already has one) and, given the current `anchor`, check that the trail still
+/// has its hash at its seq. Drains `batch` (keeping its capacity).
 pub(super) fn append(
     conn: &mut Connection,
     origin: &Origin,
     batch: &mut Vec<Pending>,
     key: Option<&[u8; HASH_LEN]>,
-) -> rusqlite::Result<Vec<Committed>> {
+    anchor: Option<&Anchor>,
+) -> rusqlite::Result<Appended> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (mut seq, mut prev) = last_record(&tx)?;
     let mut done = Vec::with_capacity(batch.len());
@@ -170,14 +197,42 @@ pub(super) fn append(
             });
         }
     }
+    let mut out = Appended::default();
     if let (Some(key), true) = (key, seq > 0) {
         tx.execute(
-            "INSERT OR IGNORE INTO checkpoints (seq, hash, mac) VALUES (?1, ?2, ?3)",
-            params![sql_int(seq)?, prev, checkpoint_mac(key, seq, &prev)],
+            "INSERT OR IGNORE INTO checkpoints (seq, hash, mac, key_id) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                sql_int(seq)?,
+                prev,
+                checkpoint_mac(key, seq, &prev),
+                key_id(key).to_vec()
+            ],
         )?;
+        if let Some(a) = anchor.filter(|a| a.key_id[..] == key_id(key)[..] && a.seq < seq) {
+            if stored_hash(&tx, a.seq)?.as_deref() == Some(&a.hash[..]) {
+                out.next_anchor = Some(Anchor::new(key, seq, &prev));
+            } else {
+                out.diverged = true;
+            }
+        }
     }
     tx.commit()?;
-    Ok(done)
+    out.records = done;
+    Ok(out)
+}
+
+/// The stored hash of record `seq` (the genesis hash for seq 0), None if there is none.
+fn stored_hash(conn: &Connection, seq: u64) -> rusqlite::Result<Option<Vec<u8>>> {
+    if seq == 0 {
+        return Ok(Some(GENESIS.to_vec()));
+    }
+    conn.query_row(
+        "SELECT hash FROM records WHERE seq = ?1",
+        [sql_int(seq)?],
+        |r| Ok(bytes(r.get_ref(0)?)),
+    )
+    .optional()
+    .map(Option::flatten)
 }
 
 /// The last record's (seq, stored hash), or (0, genesis) for an empty trail. The stored hash
@@ -220,6 +275,7 @@ pub(super) fn checkpoint_row(r: &Row<'_>) -> rusqlite::Result<CheckpointRow> {
         seq: r.get(0)?,
         hash: bytes(r.get_ref(1)?),
         mac: bytes(r.get_ref(2)?),
+        key_id: bytes(r.get_ref(3)?),
     })
 }
 

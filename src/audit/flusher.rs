@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::Connection;
 
+use super::anchor::AnchorStore;
 use super::db::{self, Pending};
 use super::record::{Event, Origin};
 use super::sink::{FailedRange, Key, Shared};
@@ -48,6 +49,10 @@ pub(super) struct Flusher {
     origin: Origin,
     path: PathBuf,
     forwarder: Option<Forwarder>,
+    /// The anchor outside the trail, advanced after each checkpoint.
+    anchor: Option<Box<dyn AnchorStore>>,
+    /// The trail was seen not to extend its anchor (reported once on stderr).
+    diverged: bool,
     /// Events lost to failed writes since the last successful one (reported in the trail).
     lost: u64,
     last_checkpoint: Option<Instant>,
@@ -75,12 +80,15 @@ impl Flusher {
         origin: Origin,
         path: PathBuf,
         forwarder: Option<Forwarder>,
+        anchor: Option<Box<dyn AnchorStore>>,
     ) -> Self {
         Flusher {
             conn,
             origin,
             path,
             forwarder,
+            anchor,
+            diverged: false,
             lost: 0,
             last_checkpoint: None,
             checkpoint_due: None,
@@ -179,16 +187,27 @@ impl Flusher {
         if self.lost > 0 {
             work.batch.insert(0, lost_marker(self.lost));
         }
+        // Every SQLite call (the anchor's in the token database too) is inside the fork gate.
         let inside = super::fork_gate::enter();
+        // The anchor is read before the trail: it never runs ahead of what is committed.
+        let anchor = match (&key, self.anchor.as_mut()) {
+            (Some(_), Some(store)) => store.load().unwrap_or(None),
+            _ => None,
+        };
         let appended = db::append(
             &mut self.conn,
             &self.origin,
             &mut work.batch,
             key.as_deref(),
+            anchor.as_ref(),
         );
+        if let Ok(a) = &appended {
+            self.advance_anchor(a);
+        }
         drop(inside);
         match appended {
-            Ok(committed) => {
+            Ok(appended) => {
+                let committed = appended.records;
                 if self.lost > 0 {
                     eprintln!("keyward: audit trail writable again ({} lost)", self.lost);
                     self.lost = 0;
@@ -215,6 +234,26 @@ impl Flusher {
                 false
             }
         }
+    }
+
+    /// Move the anchor up to the checkpoint just committed; say once on stderr when the
+    /// trail no longer extends it (it is then left where it is, for `verify` to report).
+    fn advance_anchor(&mut self, appended: &db::Appended) {
+        let Some(store) = self.anchor.as_mut() else {
+            return;
+        };
+        if let Some(next) = &appended.next_anchor {
+            // A failure leaves the anchor behind, which verification tolerates.
+            let _ = store.advance(next);
+        }
+        if appended.diverged && !self.diverged {
+            eprintln!(
+                "keyward: audit trail {} no longer has the anchored record: not advancing \
+                 the anchor (`keyward audit verify` names the record)",
+                self.path.display()
+            );
+        }
+        self.diverged = appended.diverged;
     }
 
     /// The key to checkpoint this work with, or None (no key, or rate-limited: then a

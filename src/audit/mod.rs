@@ -31,7 +31,7 @@
 //!
 //! ```text
 //! records(seq INTEGER PRIMARY KEY, time TEXT, body BLOB, hash BLOB)
-//! checkpoints(seq INTEGER PRIMARY KEY, hash BLOB, mac BLOB)
+//! checkpoints(seq INTEGER PRIMARY KEY, hash BLOB, mac BLOB, key_id BLOB)
 //! ```
 //!
 //! - `body` is the canonical encoding of the [`Record`]: compact `serde_json` with the fields
@@ -44,39 +44,54 @@
 //!   32 zero bytes for seq 1.
 //! - While a checkpoint key is set (32 bytes the caller derives from the token master key,
 //!   so only someone who can log in can make or check one), a batch ends with a checkpoint
-//!   of its last record: `mac = HMAC-SHA256(key, "keyward/v1/audit-checkpoint" ||
-//!   seq as 8 bytes big-endian || hash)`. At most one per 100 ms per process; one skipped by
-//!   that limit is written 100 ms later, and one is always written on [`AuditLog::flush`],
-//!   on logout (`set_key(None)`, with the departing key) and when the log is dropped.
+//!   of its last record: `mac = HMAC-SHA256(key, "keyward/v2/audit-checkpoint" || key_id ||
+//!   seq as 8 bytes big-endian || hash)`, `key_id` = [`key_id`]`(key)` (8 bytes, not
+//!   secret). At most one per 100 ms per process; one skipped by that limit is written
+//!   100 ms later, and one is always written on [`AuditLog::flush`], on logout
+//!   (`set_key(None)`, with the departing key), when the log is dropped, and on
+//!   [`AuditLog::checkpoint_with`] (C_InitToken's new key). Rows with a NULL `key_id` were
+//!   written before key identifiers (`"keyward/v1/audit-checkpoint" || seq || hash`).
+//! - The anchor ([`Anchor`]): the last checkpointed `(seq, hash)` with its MAC, kept OUTSIDE
+//!   this file by an [`AnchorStore`] (the token database). The flusher advances it after
+//!   each checkpoint it commits, but only while the record at the anchor's seq still has the
+//!   anchored hash: a trail that was cut or rewritten under the anchor never gets it moved.
 //!
 //! # Verifying
 //!
 //! [`verify`] walks the records in seq order and reports the FIRST problem by seq:
 //! a gap in seq (a deleted record, or one inserted by renumbering); a body that is not a
 //! canonical record or whose seq or time disagrees with its row; a hash that is not
-//! `SHA-256(prev || body)` (an edited, reordered or forged record); a checkpoint whose MAC is
-//! wrong (a forged checkpoint, or the wrong key), whose hash differs from the recomputed chain
-//! at its seq (records edited and the whole chain re-hashed), or whose seq is past the last
-//! record (the trail was truncated). It also reports how many records follow the last good
-//! checkpoint (`unauthenticated_tail`). An empty trail is intact.
+//! `SHA-256(prev || body)` (an edited, reordered or forged record); a checkpoint of the
+//! current key whose MAC is wrong (forged), whose hash differs from the recomputed chain at
+//! its seq (records edited and the whole chain re-hashed), or whose seq is past the last
+//! record (the trail was truncated); then the anchor: missing, not made with the current key,
+//! past the end of the trail (a tail dropped with its checkpoints), or disagreeing with the
+//! chain at its seq. A checkpoint of another key (an earlier initialisation of the token)
+//! cannot be checked: it must agree with the chain, and is reported as covered by the next
+//! current-key checkpoint or the anchor, whose chain hash authenticates everything before
+//! it. It also reports how many records follow the last authenticated seq
+//! (`unauthenticated_tail`). An empty trail is intact.
 //!
 //! # Limits
 //!
 //! - The chain is a keyless hash: anyone who can write the file can rewrite or drop records
-//!   AFTER the last checkpoint and re-hash them, undetected. Checkpoints make everything up to
-//!   them authentic, and only while no one is logged in does the tail grow unauthenticated.
+//!   AFTER the last checkpoint and anchor and re-hash them, undetected. Checkpoints and the
+//!   anchor make everything up to them authentic, and only while no one is logged in does
+//!   the tail grow unauthenticated.
 //! - A new batch chains onto the last record in the file as it is, so a tail rewritten
 //!   before the next append is then checkpointed as if genuine (the same limit, seen from
-//!   the writer).
-//! - Replacing the whole file with an older copy (rollback) is not detectable from the file
-//!   alone: the older copy is a valid trail. That is what the syslog forwarder is for: each
-//!   committed record leaves the machine as an RFC 5424 line carrying its seq and chain hash,
-//!   so a remote collector can see a seq go backwards or a hash change. The forwarder sends
+//!   the writer); the anchor is not moved onto such a tail if it cut under the anchor.
+//! - Rolling the trail back together with the anchor (an older copy of both, or just an
+//!   anchor row copied earlier) is not detectable locally: an older trail with its own
+//!   anchor is a valid trail. That is what the syslog forwarder is for: each committed
+//!   record leaves the machine as an RFC 5424 line carrying its seq and chain hash, so a
+//!   remote collector can see a seq go backwards or a hash change. The forwarder sends
 //!   without blocking and drops (and reports on stderr) lines the daemon does not accept.
 //! - A process that forks keeps a copy of the log in the child; the copy never writes (only
 //!   the opening pid flushes on drop) and a strict `record` or a `flush` in the child fails.
 //!   The child must open its own log.
 
+mod anchor;
 mod chain;
 mod clock;
 mod db;
@@ -91,8 +106,11 @@ mod text;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_anchor;
+#[cfg(test)]
 mod tests_tamper;
 
+pub use anchor::{key_id, Anchor, AnchorStore, Anchored};
 pub use chain::VerifyReport;
 pub use query::{export, read_after, verify};
 pub use record::{parse_record, Event, Record};

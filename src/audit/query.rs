@@ -5,16 +5,18 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, Transaction};
 
+use super::anchor::Anchored;
 use super::chain::{VerifyReport, Walker};
 use super::clock::normalize_bound;
 use super::db::{checkpoint_row, open_reader, record_row, storage_error};
 use super::record::{parse_record, Record};
 use crate::error::{Error, Result};
 
-/// Verify a whole trail with the checkpoint key; see the module documentation for what is
-/// and is not detected. A damaged trail is a report, not an error: `CKR_DEVICE_ERROR` only
-/// when the file cannot be opened or read.
-pub fn verify(path: &Path, key: &[u8; 32]) -> Result<VerifyReport> {
+/// Verify a whole trail with the checkpoint key and the anchor kept outside it (read BEFORE
+/// this call: the anchor never runs ahead of the file); see the module documentation for
+/// what is and is not detected. A damaged trail is a report, not an error:
+/// `CKR_DEVICE_ERROR` only when the file cannot be opened or read.
+pub fn verify(path: &Path, key: &[u8; 32], anchor: Anchored<'_>) -> Result<VerifyReport> {
     let mut conn = open_reader(path)?;
     let tx = snapshot(path, &mut conn)?;
     let read = |e: rusqlite::Error| storage_error(path, &e);
@@ -27,9 +29,9 @@ pub fn verify(path: &Path, key: &[u8; 32]) -> Result<VerifyReport> {
     let checkpoints = count("SELECT COUNT(*) FROM checkpoints")?;
     let last_seq = count("SELECT COALESCE(MAX(seq), 0) FROM records")?;
 
-    let mut walker = Walker::new(key);
+    let mut walker = Walker::new(key, anchor);
     let mut cp_stmt = tx
-        .prepare("SELECT seq, hash, mac FROM checkpoints ORDER BY seq")
+        .prepare("SELECT seq, hash, mac, key_id FROM checkpoints ORDER BY seq")
         .map_err(read)?;
     let mut cps = cp_stmt
         .query_map([], checkpoint_row)

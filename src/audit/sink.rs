@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use zeroize::Zeroizing;
 
+use super::anchor::AnchorStore;
 use super::db::{self, Pending};
 use super::flusher::Flusher;
 use super::record::{Event, Origin};
@@ -141,6 +142,17 @@ impl AuditLog {
     /// `CKR_DEVICE_ERROR` if the file cannot be created or opened; `CKR_GENERAL_ERROR` if the
     /// thread cannot be started.
     pub fn open(path: &Path, strict: bool, syslog: Option<SyslogTarget>) -> Result<AuditLog> {
+        Self::open_anchored(path, strict, syslog, None)
+    }
+
+    /// [`open`](Self::open), with the store of the anchor kept outside the trail: after each
+    /// checkpoint it commits, the flusher advances the anchor to it (docs/audit.md).
+    pub fn open_anchored(
+        path: &Path,
+        strict: bool,
+        syslog: Option<SyslogTarget>,
+        anchor: Option<Box<dyn AnchorStore>>,
+    ) -> Result<AuditLog> {
         let conn = db::open_writer(path)?;
         let forwarder = syslog.map(Forwarder::new).transpose()?;
         let origin = Origin::current();
@@ -151,7 +163,7 @@ impl AuditLog {
             progress: Condvar::new(),
             strict,
         });
-        let flusher = Flusher::new(conn, origin, path.to_owned(), forwarder);
+        let flusher = Flusher::new(conn, origin, path.to_owned(), forwarder, anchor);
         let for_thread = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("keyward-audit".into())
@@ -232,6 +244,15 @@ impl AuditLog {
             st.retiring = old;
             self.shared.wake_flusher(&mut st, true);
         }
+    }
+
+    /// Commit every queued record and checkpoint the trail with `key` now, whoever is logged
+    /// in (C_InitToken: the new master key's checkpoint key, before anyone has logged in
+    /// with it). Errors as [`flush`](Self::flush).
+    pub fn checkpoint_with(&self, key: Key) -> Result<()> {
+        let _ = self.flush(); // a departing key's checkpoint first
+        self.shared.lock().retiring = Some(key);
+        self.flush()
     }
 
     /// Block until every record queued so far is committed (and checkpointed, when a key is

@@ -44,7 +44,7 @@ fn seqs(records: &[Record]) -> Vec<u64> {
 }
 
 fn intact(path: &Path) -> VerifyReport {
-    let report = verify(path, &KEY).unwrap();
+    let report = verify(path, &KEY, Anchored::NotKept).unwrap();
     assert_eq!(report.first_bad, None, "{report:?}");
     report
 }
@@ -134,13 +134,21 @@ fn a_rate_limited_checkpoint_is_written_later() {
     log.record(ev("login", 0)).unwrap();
     // The first checkpoint is not rate-limited; the next, within 100 ms, is deferred.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while verify(&path, &KEY).unwrap().last_checkpoint_seq < 1 {
+    while verify(&path, &KEY, Anchored::NotKept)
+        .unwrap()
+        .last_checkpoint_seq
+        < 1
+    {
         assert!(std::time::Instant::now() < deadline, "no first checkpoint");
         std::thread::sleep(Duration::from_millis(1));
     }
     log.record(ev("sign", 1)).unwrap();
     // No flush, no further record: the deferred checkpoint comes on its own.
-    while verify(&path, &KEY).unwrap().last_checkpoint_seq < 2 {
+    while verify(&path, &KEY, Anchored::NotKept)
+        .unwrap()
+        .last_checkpoint_seq
+        < 2
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "no deferred checkpoint"
@@ -202,7 +210,10 @@ fn empty_and_missing_trails() {
     let report = intact(&path);
     assert_eq!((report.records, report.checkpoints), (0, 0));
     let missing = dir.path().join("missing.db");
-    assert_eq!(verify(&missing, &KEY), Err(Error::DeviceError));
+    assert_eq!(
+        verify(&missing, &KEY, Anchored::NotKept),
+        Err(Error::DeviceError)
+    );
     assert_eq!(read_after(&missing, 0, 10), Err(Error::DeviceError));
     assert!(!missing.exists());
 }

@@ -25,32 +25,35 @@ fn trail() -> (tempfile::TempDir, PathBuf) {
         }
     }
     drop(log);
-    let report = verify(&path, &KEY).unwrap();
+    let report = verify(&path, &KEY, Anchored::NotKept).unwrap();
     assert_eq!(
         report,
         VerifyReport {
             records: 10,
             checkpoints: 2,
             last_checkpoint_seq: 10,
+            earlier_key_checkpoints: 0,
+            anchor_seq: 0,
             first_bad: None,
             unauthenticated_tail: 0,
+            notes: Vec::new(),
         }
     );
     (dir, path)
 }
 
-fn db(path: &Path) -> Connection {
+pub(super) fn db(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
 
-fn body(conn: &Connection, seq: i64) -> Vec<u8> {
+pub(super) fn body(conn: &Connection, seq: i64) -> Vec<u8> {
     conn.query_row("SELECT body FROM records WHERE seq = ?1", [seq], |r| {
         r.get(0)
     })
     .unwrap()
 }
 
-fn hash(conn: &Connection, seq: i64) -> Vec<u8> {
+pub(super) fn hash(conn: &Connection, seq: i64) -> Vec<u8> {
     conn.query_row("SELECT hash FROM records WHERE seq = ?1", [seq], |r| {
         r.get(0)
     })
@@ -58,7 +61,7 @@ fn hash(conn: &Connection, seq: i64) -> Vec<u8> {
 }
 
 /// Change the user "alice" to "alicf" in one record's body.
-fn edit_user(conn: &Connection, seq: i64) {
+pub(super) fn edit_user(conn: &Connection, seq: i64) {
     let edited = String::from_utf8(body(conn, seq))
         .unwrap()
         .replace("\"alice\"", "\"alicf\"");
@@ -84,7 +87,7 @@ fn rehash_all(conn: &Connection) {
 }
 
 fn first_bad(path: &Path) -> (u64, String) {
-    let report = verify(path, &KEY).unwrap();
+    let report = verify(path, &KEY, Anchored::NotKept).unwrap();
     let Some(bad) = report.first_bad else {
         panic!("not detected: {report:?}");
     };
@@ -132,7 +135,7 @@ fn make_room_at_6(conn: &Connection) {
     .unwrap();
 }
 
-fn forged_body(seq: u64) -> Vec<u8> {
+pub(super) fn forged_body(seq: u64) -> Vec<u8> {
     let origin = record::Origin::current();
     let r = origin.stamp(seq, "2026-01-01T00:00:00.000000Z".into(), ev("forged", 0));
     record::encode(&r).unwrap()
@@ -212,25 +215,45 @@ fn rehashed_chain_is_caught_by_the_checkpoint() {
 }
 
 #[test]
-fn wrong_key_fails_at_the_first_checkpoint() {
+fn wrong_key_authenticates_nothing() {
+    // Checkpoints name their key: under another key they are an earlier initialisation's,
+    // which authenticate nothing by themselves...
     let (_dir, path) = trail();
-    let report = verify(&path, &[0x43; 32]).unwrap();
-    let (seq, why) = report.first_bad.unwrap();
-    assert_eq!(seq, 5, "{why}");
-    assert!(why.contains("MAC"), "{why}");
+    let report = verify(&path, &[0x43; 32], Anchored::NotKept).unwrap();
+    assert_eq!(report.first_bad, None);
     assert_eq!(report.last_checkpoint_seq, 0);
+    assert_eq!(report.earlier_key_checkpoints, 2);
+    assert_eq!(report.unauthenticated_tail, 10);
+    // ...and the anchor the token keeps does not verify under it.
+    let anchor = Anchor::new(&KEY, 10, &hash(&db(&path), 10));
+    let report = verify(&path, &[0x43; 32], Anchored::Kept(Some(&anchor))).unwrap();
+    assert!(report.first_bad.unwrap().1.contains("anchor"));
+}
+
+#[test]
+fn a_checkpoint_stripped_of_its_key_id_fails_as_v1() {
+    let (_dir, path) = trail();
+    db(&path)
+        .execute("UPDATE checkpoints SET key_id = NULL WHERE seq = 10", [])
+        .unwrap();
+    let (seq, why) = first_bad(&path);
+    assert_eq!(seq, 10, "{why}");
+    assert!(why.contains("MAC"), "{why}");
 }
 
 #[test]
 fn stated_limits_hold() {
-    // Dropping records together with the checkpoint that covered them is not detectable...
+    // Dropping records together with the checkpoint that covered them is caught by the
+    // anchor kept outside the trail (tests_anchor.rs); rolled back together with the
+    // anchor (here: an anchor of seq 5, as it stood then), it is not detectable...
     let (_dir, path) = trail();
     let conn = db(&path);
+    let old_anchor = Anchor::new(&KEY, 5, &hash(&conn, 5));
     conn.execute_batch(
         "DELETE FROM records WHERE seq > 5; DELETE FROM checkpoints WHERE seq = 10;",
     )
     .unwrap();
-    let report = verify(&path, &KEY).unwrap();
+    let report = verify(&path, &KEY, Anchored::Kept(Some(&old_anchor))).unwrap();
     assert_eq!(report.first_bad, None);
     assert_eq!((report.records, report.last_checkpoint_seq), (5, 5));
 
@@ -243,7 +266,7 @@ fn stated_limits_hold() {
         params!["2026-01-01T00:00:00.000000Z", forged, h],
     )
     .unwrap();
-    let report = verify(&path, &KEY).unwrap();
+    let report = verify(&path, &KEY, Anchored::NotKept).unwrap();
     assert_eq!(report.first_bad, None);
     assert_eq!(report.unauthenticated_tail, 1);
 }

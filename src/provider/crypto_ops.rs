@@ -16,7 +16,7 @@ use crate::object::vendor::{
 };
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
-use crate::session::{produce, Active, Call, Ops, Out};
+use crate::session::{produce, Active, Call, Kind, Ops, Out};
 use crate::token::ObjectHandle;
 
 /// Start an operation in the slot `pick` selects: CKR_OPERATION_ACTIVE if one runs.
@@ -34,7 +34,7 @@ fn start<T>(
 }
 
 /// Feed data to an active operation without output; errors end it.
-fn feed<T>(slot: &mut Option<T>, f: impl FnOnce(&mut T) -> Result<()>) -> Result<()> {
+pub(super) fn feed<T>(slot: &mut Option<T>, f: impl FnOnce(&mut T) -> Result<()>) -> Result<()> {
     let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
     let r = f(op);
     if r.as_ref().is_err_and(|e| e.ends_operation()) {
@@ -114,7 +114,7 @@ impl Provider {
     /// The key whose policy governs `obj`: a copy of a token key is governed by the original,
     /// so revoking the original revokes every copy (a destroyed original leaves its copies
     /// unusable) and the original's ACL applies.
-    fn governing(token: &crate::token::Token, obj: &Arc<Object>) -> Result<Arc<Object>> {
+    pub(super) fn governing(token: &crate::token::Token, obj: &Arc<Object>) -> Result<Arc<Object>> {
         match obj.attrs().get(CKA_KW_COPY_OF) {
             Some(uid) => token
                 .object_by_uid(uid, Self::visibility(token)?)?
@@ -184,7 +184,11 @@ impl Provider {
             Some(d) => d as &dyn mechanism::Mechanism,
             None => mech,
         };
-        start(&mut ops, pick, || build(mech, &material))
+        start(&mut ops, pick, || build(mech, &material))?;
+        if let Some(kind) = Kind::of_usage(usage) {
+            ops.note_start(kind, key, m.ty); // for a failing final call's record
+        }
+        Ok(())
     }
 
     pub fn encrypt_init(
@@ -244,6 +248,12 @@ impl Provider {
             return Err(Error::OperationActive);
         }
         *slot = Some(Active::new(self.versioned_cipher(h, m, key, encrypt)?));
+        let kind = if encrypt {
+            Kind::Encrypt
+        } else {
+            Kind::Decrypt
+        };
+        ops.note_start(kind, key, m.ty);
         Ok(())
     }
 
@@ -298,7 +308,9 @@ impl Provider {
             &mut ops,
             |o| &mut o.digest,
             || mechanism::lookup(m.ty)?.digest(m).map(Active::new),
-        )
+        )?;
+        ops.note_start(Kind::Digest, 0, m.ty); // C_DigestKey records the mechanism
+        Ok(())
     }
 
     /// C_Encrypt / C_Decrypt (single part); `decrypt` selects the operation.

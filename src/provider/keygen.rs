@@ -111,7 +111,7 @@ impl Provider {
             Err(e) => {
                 // The public half is then the last reference: its destruction takes the
                 // device's objects with it.
-                let _ = token.destroy_object(ObjectHandle(pub_h.0));
+                let _ = token.discard_object(ObjectHandle(pub_h.0));
                 Err(e)
             }
         }

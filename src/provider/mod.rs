@@ -3,12 +3,14 @@
 
 mod access;
 mod audit;
+mod audit_objects;
 mod crypto_ops;
 mod delegate;
 mod derive;
 mod keygen;
 mod message;
 mod objects;
+mod outcome;
 mod rotate;
 mod state;
 mod versioned;
@@ -147,7 +149,13 @@ impl Provider {
     }
 
     /// C_InitToken (§5.5.3): CKR_SESSION_EXISTS while any session is open on the slot.
-    fn init_token_unaudited(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
+    /// Returns the new master key's audit checkpoint key.
+    fn init_token_unaudited(
+        &self,
+        slot: CK_SLOT_ID,
+        so_pin: &[u8],
+        label: &str,
+    ) -> Result<zeroize::Zeroizing<[u8; 32]>> {
         let token = self.token(slot)?;
         if !self.sessions_of(slot as usize)?.is_empty() {
             return Err(Error::SessionExists);

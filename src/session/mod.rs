@@ -36,6 +36,55 @@ pub struct Ops {
     pub verify: Option<Active<Box<dyn Verifier>>>,
     pub message_encrypt: Option<MessageCipher>,
     pub message_decrypt: Option<MessageCipher>,
+    /// The key and mechanism each kind of operation was last started with. Kept after the
+    /// operation ends, so that a failing call that ended it can be recorded with them.
+    started: [Option<(CK_OBJECT_HANDLE, CK_MECHANISM_TYPE)>; 5],
+}
+
+/// The kinds of operation whose start [`Ops`] remembers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    Digest,
+}
+
+impl Kind {
+    /// The kind a usage attribute starts (CKA_ENCRYPT → Encrypt …); None for the others.
+    pub fn of_usage(usage: CK_ATTRIBUTE_TYPE) -> Option<Self> {
+        match usage {
+            CKA_ENCRYPT => Some(Kind::Encrypt),
+            CKA_DECRYPT => Some(Kind::Decrypt),
+            CKA_SIGN => Some(Kind::Sign),
+            CKA_VERIFY => Some(Kind::Verify),
+            _ => None,
+        }
+    }
+
+    /// The operation's name in audit records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Encrypt => "encrypt",
+            Kind::Decrypt => "decrypt",
+            Kind::Sign => "sign",
+            Kind::Verify => "verify",
+            Kind::Digest => "digest",
+        }
+    }
+}
+
+impl Ops {
+    /// Remember that an operation of `kind` started with `key` (0 for none) and `mech`.
+    pub fn note_start(&mut self, kind: Kind, key: CK_OBJECT_HANDLE, mech: CK_MECHANISM_TYPE) {
+        self.started[kind as usize] = Some((key, mech));
+    }
+
+    /// The key and mechanism the last operation of `kind` started with.
+    pub fn started(&self, kind: Kind) -> Option<(CK_OBJECT_HANDLE, CK_MECHANISM_TYPE)> {
+        self.started[kind as usize]
+    }
 }
 
 /// One open session.

@@ -1,6 +1,7 @@
 //! Persistent token state. [`Store`] is the interface; [`sqlite::SqliteStore`] the embedded
 //! default; [`seal`] the key hierarchy that keeps key material encrypted at rest.
 
+pub mod anchor;
 pub mod seal;
 pub mod sqlite;
 pub mod users;
@@ -26,7 +27,7 @@ impl Who {
 }
 
 /// A PIN's KDF parameters and the token master key wrapped under the key it derives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PinRecord {
     pub salt: Vec<u8>,
     pub memory_kib: u32,
@@ -102,9 +103,16 @@ pub struct DestroyedVersion {
 pub trait Store: UserStore + Send + Sync {
     fn token(&self) -> Result<Option<TokenRecord>>;
     /// Initialise (or re-initialise) the token: wipes every object, the user PIN and the named
-    /// users, sets
-    /// the label and the SO PIN record, all in one transaction.
-    fn initialize(&self, token: &TokenRecord, so: &PinRecord) -> Result<()>;
+    /// users, sets the label, the SO PIN record and the audit trail's anchor, all in one
+    /// transaction.
+    fn initialize(
+        &self,
+        token: &TokenRecord,
+        so: &PinRecord,
+        anchor: &crate::audit::Anchor,
+    ) -> Result<()>;
+    /// The audit trail's anchor (docs/audit.md), if the token has one.
+    fn audit_anchor(&self) -> Result<Option<crate::audit::Anchor>>;
     fn pin(&self, who: Who) -> Result<Option<PinRecord>>;
     /// Replace (or set) a PIN record, resetting its failure count.
     fn set_pin(&self, who: Who, pin: &PinRecord) -> Result<()>;

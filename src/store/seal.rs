@@ -9,6 +9,8 @@ use zeroize::Zeroizing;
 
 use super::{PinRecord, StoredObject, Who};
 use crate::config::KdfCost;
+use crate::crypto::digest::DigestAlg;
+use crate::crypto::hmac::Hmac;
 use crate::crypto::{aead::SealKey, kdf, rng};
 use crate::error::{Error, Result};
 use crate::object::{rules, Attributes, Object};
@@ -49,6 +51,29 @@ impl Tmk {
             .map_err(|_| Error::DeviceError)
     }
 
+    /// The MAC binding named user `name` to `role`: HMAC-SHA256 under
+    /// HKDF-SHA-256(TMK, "keyward/v1/user-role") of `name || 0 || role`. Only someone
+    /// holding the master key (a logged-in admin) can make one; a role edited in the
+    /// database without it fails [`Self::role_mac_ok`].
+    pub fn role_mac(&self, name: &str, role: &str) -> Result<Vec<u8>> {
+        Ok(self.role_hmac(name, role)?.finish().to_vec())
+    }
+
+    /// Whether `mac` binds `name` to `role` (constant-time comparison).
+    pub fn role_mac_ok(&self, name: &str, role: &str, mac: &[u8]) -> bool {
+        self.role_hmac(name, role)
+            .is_ok_and(|h| h.verify(mac).is_ok())
+    }
+
+    fn role_hmac(&self, name: &str, role: &str) -> Result<Hmac> {
+        let k = kdf::subkey(&*self.0, b"keyward/v1/user-role").map_err(|_| Error::GeneralError)?;
+        let mut h = Hmac::new(DigestAlg::Sha256, &*k).map_err(|_| Error::GeneralError)?;
+        h.update(name.as_bytes());
+        h.update(&[0]);
+        h.update(role.as_bytes());
+        Ok(h)
+    }
+
     fn secret_key(&self) -> Result<SealKey> {
         let k = kdf::subkey(&*self.0, b"keyward/v1/secrets").map_err(|_| Error::GeneralError)?;
         SealKey::new(&*k).map_err(|_| Error::GeneralError)
@@ -66,9 +91,15 @@ fn tmk_aad(holder: &str) -> Vec<u8> {
     [b"keyward/v1/tmk/".as_slice(), holder.as_bytes()].concat()
 }
 
-/// The holder name of named user `name`'s PIN record. The role is bound into it, so a role
-/// edited in the database makes the PIN open nothing (no privilege by editing a column).
-pub fn named(name: &str, role: &str) -> String {
+/// The holder name of named user `name`'s PIN record. The user's role is bound to the user
+/// by [`Tmk::role_mac`] instead, which an admin can redo without the user's PIN.
+pub fn named(name: &str) -> String {
+    format!("named/{name}")
+}
+
+/// The holder name of a PIN record made before roles were bound by a MAC: the role is bound
+/// into the wrap itself, so a role edited in the database makes the PIN open nothing.
+pub fn named_with_role(name: &str, role: &str) -> String {
     format!("named/{name}/{role}")
 }
 

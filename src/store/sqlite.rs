@@ -69,6 +69,8 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(super::users::SCHEMA)?;
         add_tombstone_detail(&conn)?;
+        super::users::migrate(&conn)?;
+        conn.execute_batch(super::anchor::SCHEMA)?;
         restrict_file(db);
         Ok(Self {
             conn: Mutex::new(conn),
@@ -162,7 +164,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn initialize(&self, token: &TokenRecord, so: &PinRecord) -> Result<()> {
+    fn initialize(
+        &self,
+        token: &TokenRecord,
+        so: &PinRecord,
+        anchor: &crate::audit::Anchor,
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM objects", [])?;
@@ -174,8 +181,13 @@ impl Store for SqliteStore {
                 params![token.label, token.serial],
             )?;
             write_pin(&tx, Who::So, so)?;
+            super::anchor::put(&tx, anchor)?;
             tx.commit()
         })
+    }
+
+    fn audit_anchor(&self) -> Result<Option<crate::audit::Anchor>> {
+        super::anchor::load(self)
     }
 
     fn pin(&self, who: Who) -> Result<Option<PinRecord>> {
@@ -403,6 +415,7 @@ mod tests {
                 serial: "S".into(),
             },
             &pin(),
+            &crate::audit::Anchor::genesis(&[1; 32]),
         )
         .unwrap();
         assert!(s.object_versions().unwrap().is_empty());

@@ -17,9 +17,22 @@ CREATE TABLE IF NOT EXISTS users (
     wrapped_tmk BLOB NOT NULL,
     failures INTEGER NOT NULL DEFAULT 0,
     totp BLOB,
-    totp_step INTEGER NOT NULL DEFAULT 0
+    totp_step INTEGER NOT NULL DEFAULT 0,
+    role_mac BLOB
 );
 ";
+
+/// Add the role MAC column to a database made before it existed (its users keep NULL there:
+/// their role is bound into their PIN wrap).
+pub(super) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = 'role_mac'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN role_mac BLOB")?;
+    }
+    Ok(())
+}
 
 /// One named user as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +45,9 @@ pub struct UserRecord {
     pub totp: Option<Vec<u8>>,
     /// The last TOTP time step accepted (a code is good once).
     pub totp_step: u64,
+    /// The MAC binding the name to the role under the master key (`Tmk::role_mac`). None
+    /// for a user made before roles were MAC'd, whose PIN wrap binds its role instead.
+    pub role_mac: Option<Vec<u8>>,
 }
 
 /// Storage of named users. Every method is one transaction.
@@ -63,11 +79,12 @@ fn read_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         },
         totp: r.get(7)?,
         totp_step: r.get::<_, i64>(8)? as u64,
+        role_mac: r.get(9)?,
     })
 }
 
 const COLUMNS: &str =
-    "name, role, salt, memory_kib, iterations, wrapped_tmk, failures, totp, totp_step";
+    "name, role, salt, memory_kib, iterations, wrapped_tmk, failures, totp, totp_step, role_mac";
 
 impl UserStore for SqliteStore {
     fn user(&self, name: &str) -> Result<Option<UserRecord>> {
@@ -92,7 +109,7 @@ impl UserStore for SqliteStore {
     fn put_user(&self, u: &UserRecord) -> Result<()> {
         self.with(|c| {
             c.execute(
-                &format!("INSERT OR REPLACE INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                &format!("INSERT OR REPLACE INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     u.name,
                     u.role,
@@ -102,7 +119,8 @@ impl UserStore for SqliteStore {
                     u.pin.wrapped_tmk,
                     u.pin.failures,
                     u.totp,
-                    u.totp_step as i64
+                    u.totp_step as i64,
+                    u.role_mac
                 ],
             )
             .map(drop)
@@ -172,6 +190,7 @@ mod tests {
             },
             totp: None,
             totp_step: 0,
+            role_mac: Some(vec![3; 32]),
         }
     }
 

@@ -43,7 +43,14 @@ pub(super) fn open(config: &SlotConfig) -> Result<Option<AuditLog>> {
         "syslog" => SyslogTarget::Syslog,
         path => SyslogTarget::Socket(PathBuf::from(path)),
     });
-    match AuditLog::open(&config.audit_path(), config.audit_strict, syslog) {
+    let anchor = Box::new(crate::store::anchor::AnchorDb::new(config.db_path()));
+    let opened = AuditLog::open_anchored(
+        &config.audit_path(),
+        config.audit_strict,
+        syslog,
+        Some(anchor),
+    );
+    match opened {
         Ok(log) => Ok(Some(log.coalescing(config.audit_coalesce))),
         Err(e) if config.audit_strict => Err(e),
         Err(_) => {
@@ -73,12 +80,54 @@ impl Token {
         result: std::result::Result<(), Error>,
         detail: String,
     ) -> Result<()> {
-        let Some(log) = &self.audit else {
+        if self.audit.is_none() {
             return Ok(());
-        };
+        }
         let (user, role) = match self.read()?.principal.as_ref() {
             Some(p) => (Text::Shared(p.name.clone()), Text::Static(p.role.name())),
             None => (Text::default(), Text::default()),
+        };
+        self.audit_by(
+            (user, role),
+            session,
+            operation,
+            subject,
+            mechanism,
+            result,
+            detail,
+        )
+    }
+
+    /// A failed login: the record names the user tried (`so`, `user` or the named user) with
+    /// no role, since nobody is logged in as them.
+    pub fn audit_failed_login(
+        &self,
+        session: CK_SESSION_HANDLE,
+        tried: &str,
+        result: Error,
+        detail: String,
+    ) -> Result<()> {
+        if self.audit.is_none() {
+            return Ok(());
+        }
+        let who = (Text::Shared(tried.into()), Text::default());
+        self.audit_by(who, session, "login", None, None, Err(result), detail)
+    }
+
+    /// Record one event for `(user, role)`.
+    #[allow(clippy::too_many_arguments)]
+    fn audit_by(
+        &self,
+        (user, role): (Text, Text),
+        session: CK_SESSION_HANDLE,
+        operation: &'static str,
+        subject: Option<&Subject>,
+        mechanism: Option<CK_MECHANISM_TYPE>,
+        result: std::result::Result<(), Error>,
+        detail: String,
+    ) -> Result<()> {
+        let Some(log) = &self.audit else {
+            return Ok(());
         };
         let subject = subject.cloned().unwrap_or_default();
         log.record(Event {
@@ -110,6 +159,26 @@ impl Token {
         }
     }
 
+    /// Commit the queued records and checkpoint the trail with `key` (C_InitToken's new
+    /// checkpoint key), which also moves the anchor up to it. An error only in a strict slot.
+    pub fn audit_checkpoint(&self, key: zeroize::Zeroizing<[u8; 32]>) -> Result<()> {
+        match &self.audit {
+            Some(log) => log.checkpoint_with(key).or_else(|e| {
+                if self.config.audit_strict {
+                    Err(e)
+                } else {
+                    Ok(())
+                }
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The trail's anchor as the token database has it now.
+    pub fn audit_anchor(&self) -> Result<Option<crate::audit::Anchor>> {
+        self.store.audit_anchor()
+    }
+
     /// Write every queued record now (C_Finalize).
     pub fn audit_flush(&self) -> Result<()> {
         match &self.audit {
@@ -132,5 +201,100 @@ impl Token {
         Ok(Text::Shared(
             self.label.read().map_err(|_| Error::GeneralError)?.clone(),
         ))
+    }
+}
+
+/// A commit of an object write, as a strict slot records it when no audited operation names
+/// it (a policy rotation's writes, say).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Commit {
+    Create,
+    Change,
+    Destroy,
+}
+
+/// The audited object write this thread is inside: what a strict slot's commit records say.
+struct WriteScope {
+    session: CK_SESSION_HANDLE,
+    operation: &'static str,
+    mechanism: Option<CK_MECHANISM_TYPE>,
+    detail: String,
+    /// A commit of this scope was recorded.
+    recorded: bool,
+}
+
+thread_local! {
+    static WRITE: std::cell::RefCell<Option<WriteScope>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f`, an object write audited as `operation` in `session`: in a strict slot each
+/// object it commits is recorded first ([`Token::before_commit`]). Returns `f`'s result and
+/// whether such a record was written (the caller then need not record the success again).
+/// Scopes nest: rotation's own key generation is recorded as `generate-key`.
+pub fn recording<T>(
+    session: CK_SESSION_HANDLE,
+    operation: &'static str,
+    mechanism: Option<CK_MECHANISM_TYPE>,
+    detail: &str,
+    f: impl FnOnce() -> T,
+) -> (T, bool) {
+    struct Restore(Option<WriteScope>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            WRITE.with(|w| *w.borrow_mut() = outer);
+        }
+    }
+    let scope = WriteScope {
+        session,
+        operation,
+        mechanism,
+        detail: detail.to_owned(),
+        recorded: false,
+    };
+    let outer = WRITE.with(|w| w.borrow_mut().replace(scope));
+    let restore = Restore(outer);
+    let out = f();
+    let recorded = WRITE.with(|w| w.borrow().as_ref().is_some_and(|s| s.recorded));
+    drop(restore);
+    (out, recorded)
+}
+
+impl Token {
+    /// In a strict slot, record the commit of `obj` BEFORE it is made (docs/audit.md):
+    /// CKR_DEVICE_ERROR, and the write is not made, when the record cannot be written.
+    /// The record's result is CKR_OK: every check has passed and the write is next.
+    pub(super) fn before_commit(&self, commit: Commit, obj: &Object) -> Result<()> {
+        if !self.config.audit_strict || self.audit.is_none() {
+            return Ok(());
+        }
+        let scope = WRITE.with(|w| {
+            w.borrow()
+                .as_ref()
+                .map(|s| (s.session, s.operation, s.mechanism, s.detail.clone()))
+        });
+        let (session, operation, mechanism, detail) = scope.unwrap_or_else(|| {
+            let op = match commit {
+                Commit::Create => "create-object",
+                Commit::Change => "set-attributes",
+                Commit::Destroy => "destroy-object",
+            };
+            (0, op, None, String::new())
+        });
+        let subject = Subject::of(obj);
+        self.audit(
+            session,
+            operation,
+            Some(&subject),
+            mechanism,
+            Ok(()),
+            detail,
+        )?;
+        WRITE.with(|w| {
+            if let Some(s) = w.borrow_mut().as_mut() {
+                s.recorded = true;
+            }
+        });
+        Ok(())
     }
 }

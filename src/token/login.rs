@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use super::users::is_named;
 use super::{Login, Token};
+use crate::audit::Anchor;
 use crate::error::{Error, Result};
 use crate::policy::roles::Principal;
 use crate::store::seal::{self, Tmk};
@@ -43,14 +46,28 @@ impl Token {
         }
     }
 
-    /// C_InitToken (§5.5.3): the caller has checked that no session is open.
-    pub fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
-        if self.store.token()?.is_some() {
-            self.verify_pin(Who::So, so_pin)?;
+    /// C_InitToken (§5.5.3): the caller has checked that no session is open. Returns the
+    /// new master key's audit checkpoint key, for the caller to checkpoint the trail with
+    /// once it has recorded the initialisation.
+    ///
+    /// The audit anchor (docs/audit.md) moves to the new key: on a re-initialisation whose
+    /// old anchor verifies under the old master key (the SO PIN just unwrapped it), at the
+    /// same `(seq, hash)`, so truncation of the older trail stays detectable; else at seq 0.
+    pub fn init_token(&self, so_pin: &[u8], label: &str) -> Result<Zeroizing<[u8; 32]>> {
+        let old = if self.store.token()?.is_some() {
+            Some(self.verify_pin(Who::So, so_pin)?)
         } else {
             self.check_pin_len(so_pin)?;
-        }
+            None
+        };
         let tmk = Tmk::generate()?;
+        let key = tmk.audit_key()?;
+        let anchor = match (old, self.store.audit_anchor()?) {
+            (Some(old), Some(a)) if a.made_with(&*old.audit_key()?) => {
+                Anchor::new(&key, a.seq, &a.hash)
+            }
+            _ => Anchor::genesis(&key),
+        };
         let so = seal::wrap_tmk(Who::So, so_pin, &tmk, self.config.kdf)?;
         let serial = serial_number()?;
         self.store.initialize(
@@ -59,6 +76,7 @@ impl Token {
                 serial,
             },
             &so,
+            &anchor,
         )?;
         if let Ok(mut l) = self.label.write() {
             *l = label.into();
@@ -69,7 +87,7 @@ impl Token {
         st.tmk = None;
         st.sealer = None;
         st.objects.clear_token_objects();
-        Ok(())
+        Ok(key)
     }
 
     /// C_Login (§5.6.1) for the SO or the user; the caller has checked session rules.

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::store::seal::{Sealer, Tmk};
 use crate::store::{sqlite::SqliteStore, Store, Who};
 
-pub use audit::Subject;
+pub use audit::{recording, Subject};
 pub use objects::{ObjectHandle, StoreReport, Visibility};
 pub use users::UserInfo;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use super::audit::Commit;
 use super::{Login, Token};
 use crate::error::{Error, Result};
 use crate::object::vendor::CKA_KW_DEVICE_ID;
@@ -220,6 +221,7 @@ impl Token {
         let uid = new_uid()?;
         attrs.set(CKA_UNIQUE_ID, uid.clone().into_bytes());
         let obj = Object::new(attrs)?;
+        self.before_commit(Commit::Create, &obj)?;
         let (owner, generation) = if obj.is_token() {
             let sealer = self.read()?.sealer.clone();
             let stored = seal::store_form(sealer.as_deref(), &uid, &obj)?;
@@ -257,6 +259,7 @@ impl Token {
     pub fn replace_object(&self, h: ObjectHandle, attrs: Attributes) -> Result<()> {
         let obj = Object::new(attrs)?;
         let (uid, is_token) = self.identity(h)?;
+        self.before_commit(Commit::Change, &obj)?;
         let generation = if is_token {
             let sealer = self.read()?.sealer.clone();
             self.store
@@ -275,8 +278,17 @@ impl Token {
         Ok(())
     }
 
-    /// Remove object `h` from memory and, for token objects, from the store.
+    /// Remove object `h` from memory and, for token objects, from the store (in a strict
+    /// slot, once its record is written).
     pub fn destroy_object(&self, h: ObjectHandle) -> Result<()> {
+        let obj = self.read()?.objects.entries.get(&h).map(|e| e.obj.clone());
+        self.before_commit(Commit::Destroy, &*obj.ok_or(Error::ObjectHandleInvalid)?)?;
+        self.discard_object(h)
+    }
+
+    /// Remove object `h` without recording it: undoing a write that failed (the other half
+    /// of a key pair), whose own records say what happened.
+    pub fn discard_object(&self, h: ObjectHandle) -> Result<()> {
         let (uid, is_token) = self.identity(h)?;
         self.destroy_on_device(h)?;
         if is_token {

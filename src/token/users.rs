@@ -28,6 +28,15 @@ pub(super) fn is_named(p: &Principal) -> bool {
     p != &Principal::so() && p != &Principal::default_user()
 }
 
+/// The holder name `rec`'s PIN record is wrapped for: with its role in it for a user made
+/// before role MACs.
+fn holder(rec: &UserRecord) -> String {
+    match rec.role_mac {
+        Some(_) => seal::named(&rec.name),
+        None => seal::named_with_role(&rec.name, &rec.role),
+    }
+}
+
 fn totp_context(name: &str) -> String {
     format!("keyward/v1/totp/{name}")
 }
@@ -76,20 +85,27 @@ impl Token {
             Some(_) => (pin, &b""[..]),
             None => (pin, &b""[..]),
         };
-        let checked =
-            seal::unwrap_tmk_for(&seal::named(name, &rec.role), pin, &rec.pin).and_then(|tmk| {
-                if let Some(sealed) = &rec.totp {
-                    let secret = tmk.open_secret(&totp_context(name), sealed)?;
-                    let step =
-                        totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
-                            .map_err(|_| Error::GeneralError)?;
-                    match step {
-                        Some(step) if self.store.use_totp_step(name, step)? => {}
-                        _ => return Err(Error::PinIncorrect),
-                    }
+        let checked = seal::unwrap_tmk_for(&holder(&rec), pin, &rec.pin).and_then(|tmk| {
+            // A role edited in the database fails its MAC: the PIN then opens nothing.
+            let bound = rec
+                .role_mac
+                .as_deref()
+                .is_none_or(|mac| tmk.role_mac_ok(name, &rec.role, mac));
+            if !bound {
+                return Err(Error::PinIncorrect);
+            }
+            if let Some(sealed) = &rec.totp {
+                let secret = tmk.open_secret(&totp_context(name), sealed)?;
+                let step =
+                    totp::matching_step(&secret, code, crate::policy::lifecycle::now_seconds())
+                        .map_err(|_| Error::GeneralError)?;
+                match step {
+                    Some(step) if self.store.use_totp_step(name, step)? => {}
+                    _ => return Err(Error::PinIncorrect),
                 }
-                Ok(tmk)
-            });
+            }
+            Ok(tmk)
+        });
         match checked {
             Ok(tmk) => {
                 if rec.pin.failures > 0 {
@@ -110,7 +126,7 @@ impl Token {
         let (tmk, _) = self.verify_named(name, old)?;
         self.check_pin_len(new)?;
         let mut rec = self.store.user(name)?.ok_or(Error::UserNotLoggedIn)?;
-        rec.pin = seal::wrap_tmk_for(&seal::named(name, &rec.role), new, &tmk, self.config.kdf)?;
+        self.bind(&mut rec, new, &tmk)?;
         self.store.put_user(&rec)
     }
 
@@ -125,15 +141,16 @@ impl Token {
             if self.store.user(name)?.is_some() {
                 return Err(Error::ArgumentsBad);
             }
-            let holder = seal::named(name, role.name());
-            let pin = seal::wrap_tmk_for(&holder, pin, tmk, self.config.kdf)?;
-            self.store.put_user(&UserRecord {
+            let mut rec = UserRecord {
                 name: name.to_owned(),
                 role: role.name().to_owned(),
-                pin,
+                pin: crate::store::PinRecord::default(),
                 totp: None,
                 totp_step: 0,
-            })
+                role_mac: None,
+            };
+            self.bind(&mut rec, pin, tmk)?;
+            self.store.put_user(&rec)
         })
     }
 
@@ -152,8 +169,35 @@ impl Token {
         self.check_pin_len(pin)?;
         self.admin_tmk(|tmk| {
             let mut rec = self.store.user(name)?.ok_or(Error::ArgumentsBad)?;
-            let holder = seal::named(name, &rec.role);
-            rec.pin = seal::wrap_tmk_for(&holder, pin, tmk, self.config.kdf)?;
+            self.bind(&mut rec, pin, tmk)?;
+            self.store.put_user(&rec)
+        })
+    }
+
+    /// Wrap the master key under `pin` for `rec` and bind its role with a MAC (the current
+    /// format; a user of the older one, role bound into the wrap, moves to it here).
+    fn bind(&self, rec: &mut UserRecord, pin: &[u8], tmk: &Tmk) -> Result<()> {
+        rec.pin = seal::wrap_tmk_for(&seal::named(&rec.name), pin, tmk, self.config.kdf)?;
+        rec.role_mac = Some(tmk.role_mac(&rec.name, &rec.role)?);
+        Ok(())
+    }
+
+    /// Give named user `name` another role (admin): it takes effect at the user's next
+    /// login. The role is re-bound with the master key the admin holds, not the user's PIN.
+    /// CKR_ARGUMENTS_BAD for an unknown user or a role named users cannot have;
+    /// CKR_ACTION_PROHIBITED for a user whose PIN record still binds its role (made before
+    /// role MACs: `keyward user passwd` moves it to the current format first).
+    pub fn set_user_role(&self, name: &str, role: Role) -> Result<()> {
+        if !NAMED_ROLES.contains(&role) {
+            return Err(Error::ArgumentsBad);
+        }
+        self.admin_tmk(|tmk| {
+            let mut rec = self.store.user(name)?.ok_or(Error::ArgumentsBad)?;
+            if rec.role_mac.is_none() {
+                return Err(Error::ActionProhibited);
+            }
+            rec.role = role.name().to_owned();
+            rec.role_mac = Some(tmk.role_mac(name, &rec.role)?);
             self.store.put_user(&rec)
         })
     }

@@ -21,10 +21,28 @@ pub fn run_child(test: &str, role: &str, index: usize, expect: &str) {
 
 /// [`run_child`], returning the child's standard output.
 pub fn run_child_output(test: &str, role: &str, index: usize, expect: &str) -> String {
+    run_child_with(
+        &super::root_dir().join("keyward.toml"),
+        test,
+        role,
+        index,
+        expect,
+    )
+}
+
+/// [`run_child_output`] with another configuration file `conf` (a slot set up differently
+/// from this binary's).
+pub fn run_child_with(
+    conf: &std::path::Path,
+    test: &str,
+    role: &str,
+    index: usize,
+    expect: &str,
+) -> String {
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
-        .env(CONF, super::root_dir().join("keyward.toml"))
+        .env(CONF, conf)
         .env(SLOT, index.to_string())
         .env(EXPECT, expect)
         .output()

@@ -6,6 +6,7 @@
 
 pub mod child;
 pub mod lifecycle;
+pub mod trail;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -72,17 +72,26 @@ pub(crate) fn run(admin: &Admin, slot: u64, cmd: AuditCommand) -> Result<(), Str
                 println!("{text}");
             } else {
                 println!(
-                    "{} records, {} checkpoints (last at seq {}), {} after it not yet authenticated",
+                    "{} records, {} checkpoints (last at seq {}), anchor at seq {}, {} after \
+                     them not yet authenticated",
                     report.records,
                     report.checkpoints,
                     report.last_checkpoint_seq,
+                    report.anchor_seq,
                     report.unauthenticated_tail
                 );
+                for note in &report.notes {
+                    println!("note: {note}");
+                }
             }
-            if let Some((seq, why)) = report.first_bad {
-                return Err(format!(
-                    "the audit trail is NOT intact: record {seq}: {why}"
-                ));
+            match report.first_bad {
+                Some((0, why)) => return Err(format!("the audit trail is NOT intact: {why}")),
+                Some((seq, why)) => {
+                    return Err(format!(
+                        "the audit trail is NOT intact: record {seq}: {why}"
+                    ))
+                }
+                None => {}
             }
             if !json {
                 println!("intact");

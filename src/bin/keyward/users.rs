@@ -45,6 +45,14 @@ pub(crate) enum UserCommand {
         #[arg(long)]
         so_pin_file: Option<PathBuf>,
     },
+    /// Give a named user another role (admin, key-manager, operator or auditor), from
+    /// their next login. Recorded in the audit trail.
+    Role {
+        name: String,
+        role: String,
+        #[arg(long)]
+        so_pin_file: Option<PathBuf>,
+    },
     /// Clear a locked user's failed-login count.
     Unlock {
         name: String,
@@ -73,6 +81,13 @@ fn admin_pin(file: Option<PathBuf>, named: bool) -> Result<keyward::admin::Pin, 
     read_pin(file.as_ref(), env, prompt, true)?.ok_or_else(|| "no admin PIN".into())
 }
 
+fn parse_role(role: &str) -> Result<Role, String> {
+    Role::parse(role)
+        .ok()
+        .filter(|r| keyward::policy::roles::NAMED_ROLES.contains(r))
+        .ok_or_else(|| format!("unknown role {role:?}: admin, key-manager, operator or auditor"))
+}
+
 fn new_pin(file: Option<PathBuf>) -> Result<keyward::admin::Pin, String> {
     read_pin(file.as_ref(), "KEYWARD_NEW_PIN", "New user's PIN: ", true)?
         .ok_or_else(|| "no PIN for the user".into())
@@ -87,6 +102,9 @@ fn explain(name: &str, e: keyward::error::Error) -> String {
         PinIncorrect => "the admin PIN is not right".into(),
         PinLenRange => "the PIN's length is outside the token's PIN policy".into(),
         UserTypeInvalid => "that user is not an admin".into(),
+        ActionProhibited => format!(
+            "{name}'s PIN record predates role changes: set a new PIN first (keyward user passwd)"
+        ),
         other => format!("{name}: {other}"),
     }
 }
@@ -100,9 +118,7 @@ pub(crate) fn run(admin: &Admin, slot: u64, named: bool, cmd: UserCommand) -> Re
             new_pin_file,
             so_pin_file,
         } => {
-            let role = Role::parse(&role).map_err(|_| {
-                format!("unknown role {role:?}: admin, key-manager, operator or auditor")
-            })?;
+            let role = parse_role(&role)?;
             let so = admin_pin(so_pin_file, named)?;
             let pin = new_pin(new_pin_file)?;
             admin
@@ -151,6 +167,18 @@ pub(crate) fn run(admin: &Admin, slot: u64, named: bool, cmd: UserCommand) -> Re
                 .change_user(slot, &so, &name, UserChange::Passwd { pin: &pin })
                 .map_err(|e| explain(&name, e))?;
             println!("set a new PIN for {name}");
+        }
+        UserCommand::Role {
+            name,
+            role,
+            so_pin_file,
+        } => {
+            let role = parse_role(&role)?;
+            let so = admin_pin(so_pin_file, named)?;
+            admin
+                .change_user(slot, &so, &name, UserChange::Role { role })
+                .map_err(|e| explain(&name, e))?;
+            println!("{name} is now {} (from their next login)", role.name());
         }
         UserCommand::Unlock { name, so_pin_file } => {
             let so = admin_pin(so_pin_file, named)?;

@@ -1,0 +1,139 @@
+//! The audit trail's anchor (docs/audit.md): one row in the token database, outside the
+//! trail it anchors. Written in the same transaction as C_InitToken's new master key, then
+//! only advanced, by the audit flusher through its own connection ([`AnchorDb`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::sqlite::SqliteStore;
+use crate::audit::{Anchor, AnchorStore};
+use crate::error::{Error, Result};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    mac BLOB NOT NULL
+);
+";
+
+fn read(conn: &Connection) -> rusqlite::Result<Option<Anchor>> {
+    conn.query_row(
+        "SELECT key_id, seq, hash, mac FROM audit_anchor WHERE id = 1",
+        [],
+        |r| {
+            Ok(Anchor {
+                key_id: r.get(0)?,
+                seq: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(u64::MAX),
+                hash: r.get(2)?,
+                mac: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Replace the anchor (C_InitToken, inside its transaction).
+pub(super) fn put(conn: &Connection, a: &Anchor) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO audit_anchor (id, key_id, seq, hash, mac) VALUES (1, ?1, ?2, ?3, ?4)",
+        params![a.key_id, seq_int(a.seq)?, a.hash, a.mac],
+    )
+    .map(drop)
+}
+
+fn seq_int(seq: u64) -> rusqlite::Result<i64> {
+    i64::try_from(seq).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
+/// The audit anchor, if the token has one.
+pub(super) fn load(store: &SqliteStore) -> Result<Option<Anchor>> {
+    store.with(|c| read(c))
+}
+
+/// The anchor as the audit flusher reaches it: its own connection to the token database,
+/// opened on first use (the flusher runs on its own thread).
+pub struct AnchorDb {
+    path: PathBuf,
+    conn: Option<Connection>,
+}
+
+impl AnchorDb {
+    /// The anchor in the token database at `path` (`token.db`).
+    pub fn new(path: PathBuf) -> Self {
+        Self { path, conn: None }
+    }
+
+    fn conn(&mut self) -> Result<&Connection> {
+        if self.conn.is_none() {
+            let open = || -> rusqlite::Result<Connection> {
+                let c = Connection::open(&self.path)?;
+                c.busy_timeout(Duration::from_secs(10))?;
+                c.pragma_update(None, "synchronous", "FULL")?;
+                c.execute_batch(SCHEMA)?;
+                Ok(c)
+            };
+            self.conn = Some(open().map_err(|e| self.failed(&e))?);
+        }
+        self.conn.as_ref().ok_or(Error::GeneralError)
+    }
+
+    fn failed(&self, e: &rusqlite::Error) -> Error {
+        eprintln!("keyward: audit anchor in {}: {e}", self.path.display());
+        Error::DeviceError
+    }
+}
+
+impl AnchorStore for AnchorDb {
+    fn load(&mut self) -> Result<Option<Anchor>> {
+        let r = read(self.conn()?);
+        r.map_err(|e| self.failed(&e))
+    }
+
+    fn advance(&mut self, new: &Anchor) -> Result<bool> {
+        let r = self.conn()?.execute(
+            "UPDATE audit_anchor SET seq = ?2, hash = ?3, mac = ?4
+             WHERE id = 1 AND key_id = ?1 AND seq < ?2",
+            params![
+                new.key_id,
+                seq_int(new.seq).unwrap_or(i64::MAX),
+                new.hash,
+                new.mac
+            ],
+        );
+        r.map(|n| n == 1).map_err(|e| self.failed(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_anchor_only_advances_under_its_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        use crate::store::Store;
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.audit_anchor().unwrap(), None);
+        let key = [5u8; 32];
+        store.with(|c| put(c, &Anchor::genesis(&key))).unwrap();
+        let mut db = AnchorDb::new(path);
+        assert!(db.advance(&Anchor::new(&key, 4, &[1; 32])).unwrap());
+        assert!(
+            !db.advance(&Anchor::new(&key, 3, &[1; 32])).unwrap(),
+            "never back"
+        );
+        assert!(
+            !db.advance(&Anchor::new(&[6; 32], 9, &[1; 32])).unwrap(),
+            "other key"
+        );
+        let a = db.load().unwrap().unwrap();
+        assert_eq!((a.seq, a.made_with(&key)), (4, true));
+        assert_eq!(store.audit_anchor().unwrap(), Some(a));
+    }
+}
