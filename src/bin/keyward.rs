@@ -10,6 +10,8 @@ mod audit;
 mod bench;
 #[path = "keyward/docs.rs"]
 mod docs;
+#[path = "keyward/migrate.rs"]
+mod migrate;
 #[path = "keyward/transfer.rs"]
 mod transfer;
 #[path = "keyward/users.rs"]
@@ -85,6 +87,11 @@ enum Command {
     Cert {
         #[command(subcommand)]
         action: transfer::CertCommand,
+    },
+    /// Bring another token's objects into the Keyward token: `migrate softhsm TOKEN_DIR`.
+    Migrate {
+        #[command(subcommand)]
+        action: migrate::MigrateCommand,
     },
     /// Named users and their roles (admin).
     User {
@@ -376,6 +383,7 @@ fn run(cli: Cli) -> Result<(), String> {
         } => transfer::export_public(&admin, slot, args)?,
         Command::Cert { action } => transfer::cert(&admin, slot, action)?,
         Command::Key { action } => change_state(&admin, slot, action)?,
+        Command::Migrate { action } => migrate::run(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Audit { action } => audit::run(&admin, slot, action)?,
         Command::Install {
