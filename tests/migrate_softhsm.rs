@@ -74,10 +74,6 @@ impl SoftHsm {
         run(Command::new("openssl").current_dir(&self.dir).args(args))
     }
 
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
     /// A PEM public key file `NAME.pub.pem` of SoftHSM's public key `id`.
     fn export_public(&self, id: &str, name: &str) {
         let der = format!("{name}.pub.der");
@@ -532,7 +528,7 @@ fn wrong_pins_damaged_files_and_dry_runs() {
     // A copy with a damaged and a foreign object file: those are skipped, the rest moves.
     let copy = src.dir.join("copy");
     std::fs::create_dir_all(&copy).unwrap();
-    for (name, _) in &before {
+    for name in before.keys() {
         std::fs::copy(token_dir.join(name), copy.join(name)).unwrap();
     }
     let data_file = before

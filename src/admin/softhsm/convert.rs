@@ -247,6 +247,7 @@ fn plain(value: &Value) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
 mod tests {
     use super::*;
     use zeroize::Zeroizing;

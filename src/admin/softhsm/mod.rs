@@ -24,6 +24,9 @@ use crate::object::{key, template, Attributes};
 use convert::Candidate;
 use secure::TokenKey;
 
+/// An object ready to be made, or what is known of it and why it cannot be.
+type Converted = Result<Candidate, (What, String)>;
+
 /// A SoftHSM token directory, opened with one of its PINs.
 pub struct SoftHsmToken {
     dir: PathBuf,
@@ -108,7 +111,7 @@ impl SoftHsmToken {
 
     /// Every object, decrypted and converted (or why not), keys first, then certificates
     /// and data; by label and id within each class.
-    fn objects(&self) -> Result<Vec<(String, Result<Candidate, (What, String)>)>, String> {
+    fn objects(&self) -> Result<Vec<(String, Converted)>, String> {
         let mut out = Vec::new();
         for path in files::object_files(&self.dir)? {
             let name = path

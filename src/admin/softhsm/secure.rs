@@ -76,7 +76,7 @@ fn derive(pin: &[u8], salt: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
 
 /// AES-256-CBC with PKCS#7 padding; None for a wrong key (bad padding) or a bad length.
 fn cbc_decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return None;
     }
     let iv: [u8; IV_LEN] = iv.try_into().ok()?;
