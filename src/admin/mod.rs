@@ -12,6 +12,7 @@ pub mod install;
 pub mod keyfile;
 pub mod lifecycle;
 mod listing;
+pub mod softhsm;
 pub mod store;
 pub mod uri;
 pub mod users;

@@ -12,6 +12,8 @@ mod bench;
 mod docs;
 #[path = "keyward/keys.rs"]
 mod keys;
+#[path = "keyward/migrate.rs"]
+mod migrate;
 #[path = "keyward/progress.rs"]
 mod progress;
 #[path = "keyward/transfer.rs"]
@@ -93,6 +95,11 @@ enum Command {
     Cert {
         #[command(subcommand)]
         action: transfer::CertCommand,
+    },
+    /// Bring another token's objects into the Keyward token: `migrate softhsm TOKEN_DIR`.
+    Migrate {
+        #[command(subcommand)]
+        action: migrate::MigrateCommand,
     },
     /// Named users and their roles (admin).
     User {
@@ -294,6 +301,7 @@ fn run(cli: Cli) -> Result<(), String> {
         } => transfer::export_public(&admin, slot, args)?,
         Command::Cert { action } => transfer::cert(&admin, slot, action)?,
         Command::Key { action } => keys::run(&admin, slot, action)?,
+        Command::Migrate { action } => migrate::run(&admin, slot, action)?,
         Command::User { action } => users::run(&admin, slot, cli.user.is_some(), action)?,
         Command::Audit { action } => audit::run(&admin, slot, action)?,
         Command::Install {
