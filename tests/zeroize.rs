@@ -92,9 +92,15 @@ fn key_material_is_gone_after_logout_and_destroy() {
     // The PIN is only in the binary's read-only data (the constant), not in writable memory:
     // the module keeps no copy after C_Login (nor does cryptoki's zeroizing AuthPin).
     let masked_pin: Vec<u8> = USER_PIN.bytes().map(|b| b ^ MASK).collect();
-    assert!(!in_memory(&masked_pin), "the user PIN is in memory after C_Login");
+    assert!(
+        !in_memory(&masked_pin),
+        "the user PIN is in memory after C_Login"
+    );
     let mut heap_copy = USER_PIN.to_owned();
-    assert!(in_memory(&masked_pin), "positive control: a heap copy of the PIN is found");
+    assert!(
+        in_memory(&masked_pin),
+        "positive control: a heap copy of the PIN is found"
+    );
     heap_copy.zeroize();
     assert!(
         probe_original("logged in, key used"),

@@ -137,9 +137,7 @@ pub(crate) fn run(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), St
         KeyCommand::List { .. }
         | KeyCommand::Generate(_)
         | KeyCommand::Import(_)
-        | KeyCommand::ExportPublic(_) => {
-            return Err("handled before the lifecycle commands".into())
-        }
+        | KeyCommand::ExportPublic(_) => return Err("handled before the lifecycle commands".into()),
         KeyCommand::Rotate {
             uri,
             csr,
