@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::UserType;
 use cryptoki_sys::*;
 
 use common::trail::{add_user, cli, export, export_with, ok, sql};
@@ -19,18 +18,6 @@ use common::{assert_rv, login_user, pin, SO_PIN, USER_PIN};
 
 fn so(new_pin: &str) -> [(&'static str, &str); 2] {
     [("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_NEW_PIN", new_pin)]
-}
-
-fn signing_key(s: &Session, label: &str) -> ObjectHandle {
-    s.create_object(&[
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Value(vec![4; 32]),
-        Attribute::Token(true),
-        Attribute::Sign(true),
-        Attribute::Label(label.as_bytes().to_vec()),
-    ])
-    .unwrap()
 }
 
 /// `user passwd` sets a new PIN (the old one stops working) and unlocks a locked user.
@@ -68,7 +55,7 @@ fn user_role_changes_at_next_login() {
     }
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = signing_key(&s, "rk");
+    let key = common::token_hmac_key(&s, "rk");
     s.logout().unwrap();
     assert_eq!(login_user(&s, CKU_USER, "op", b"op-pin-1"), CKR_OK);
     ok(cli(index, &["user", "role", "op", "key-manager"], &so("")));
@@ -154,7 +141,7 @@ fn key_acl_show_set_clear() {
     }
     let s = common::p11().open_rw_session(slot).unwrap();
     assert_eq!(login_user(&s, CKU_USER, "km", b"km-pin-1"), CKR_OK);
-    let key = signing_key(&s, "acl-key");
+    let key = common::token_hmac_key(&s, "acl-key");
     s.logout().unwrap();
     let km = [("KEYWARD_PIN", "km-pin-1")];
     let uri = "pkcs11:token=acl%20cli;object=acl-key";
@@ -243,7 +230,7 @@ fn audit_tail_and_follow() {
     std::thread::sleep(Duration::from_millis(500)); // it has read the trail's end
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    signing_key(&s, "followed");
+    common::token_hmac_key(&s, "followed");
     s.logout().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
@@ -272,7 +259,7 @@ fn audit_export_since_and_until() {
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
     for i in 0..4 {
-        signing_key(&s, &format!("w{i}"));
+        common::token_hmac_key(&s, &format!("w{i}"));
         std::thread::sleep(Duration::from_millis(20));
     }
     s.logout().unwrap();

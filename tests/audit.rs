@@ -6,7 +6,7 @@ mod common;
 
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass};
+use cryptoki::object::Attribute;
 use cryptoki::session::{Session, UserType};
 use cryptoki_sys::*;
 
@@ -17,18 +17,6 @@ use common::{assert_rv, pin, SO_PIN, USER_PIN};
 /// C_LoginUser as a named CKU_USER.
 fn login_user(s: &Session, name: &str, pin: &str) -> CK_RV {
     common::login_user(s, CKU_USER, name, pin.as_bytes())
-}
-
-fn hmac_key(s: &Session, label: &str) -> cryptoki::object::ObjectHandle {
-    s.create_object(&[
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Value(vec![4; 32]),
-        Attribute::Token(true),
-        Attribute::Sign(true),
-        Attribute::Label(label.as_bytes().to_vec()),
-    ])
-    .unwrap()
 }
 
 /// A named operator signs; a key manager's attempt is refused; both are in the trail with
@@ -46,7 +34,7 @@ fn operations_and_denials_are_recorded_without_secrets() {
     }
     let s = common::p11().open_rw_session(slot).unwrap();
     assert_eq!(login_user(&s, "km", "km-pin-1"), CKR_OK);
-    let key = hmac_key(&s, "audited-key");
+    let key = common::token_hmac_key(&s, "audited-key");
     assert_rv(
         s.sign(&Mechanism::Sha256Hmac, key, b"data"),
         RvError::KeyFunctionNotPermitted,
@@ -106,7 +94,7 @@ fn verify_names_the_first_tampered_record() {
     add_user(index, "aud", "auditor");
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = hmac_key(&s, "k");
+    let key = common::token_hmac_key(&s, "k");
     for _ in 0..20 {
         s.sign(&Mechanism::Sha256Hmac, key, b"x").unwrap();
     }
@@ -181,7 +169,7 @@ fn concurrent_processes_keep_one_chain() {
     add_user(index, "aud", "auditor");
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    hmac_key(&s, "shared");
+    common::token_hmac_key(&s, "shared");
     let children: Vec<_> = (0..3)
         .map(|_| std::thread::spawn(move || run_child("child_signs_50", "signer", index, "")))
         .collect();
@@ -242,7 +230,7 @@ fn strict_slot_refuses_what_it_cannot_record() {
     common::init_token(slot, "strict");
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = hmac_key(&s, "k");
+    let key = common::token_hmac_key(&s, "k");
     s.sign(&Mechanism::Sha256Hmac, key, b"x").unwrap();
     let db = common::slot_dir(common::STRICT_SLOT).join("audit.db");
     sql(

@@ -8,7 +8,6 @@ use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 
 use common::child::{child_context, run_child_with};
@@ -114,16 +113,7 @@ fn syslog_child() {
     };
     let s = p11.open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = s
-        .create_object(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::GENERIC_SECRET),
-            Attribute::Value(vec![4; 32]),
-            Attribute::Token(true),
-            Attribute::Sign(true),
-            Attribute::Label(b"forwarded-key".to_vec()),
-        ])
-        .unwrap();
+    let key = common::token_hmac_key(&s, "forwarded-key");
     s.sign(&Mechanism::Sha256Hmac, key, b"m").unwrap();
     s.logout().unwrap();
 }

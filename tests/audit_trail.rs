@@ -12,23 +12,11 @@ use cryptoki::session::{Session, UserType};
 use common::trail::{add_user, audit_db, cli, ok, sql, verify};
 use common::{assert_rv, pin, SO_PIN, USER_PIN};
 
-fn hmac_key(s: &Session, label: &str) -> ObjectHandle {
-    s.create_object(&[
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Value(vec![4; 32]),
-        Attribute::Token(true),
-        Attribute::Sign(true),
-        Attribute::Label(label.as_bytes().to_vec()),
-    ])
-    .unwrap()
-}
-
 /// Log the default user in, make a key and sign with it a few times, log out.
 fn some_work(slot: cryptoki::slot::Slot, label: &str) {
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = hmac_key(&s, label);
+    let key = common::token_hmac_key(&s, label);
     for _ in 0..3 {
         s.sign(&Mechanism::Sha256Hmac, key, b"x").unwrap();
     }
@@ -142,7 +130,7 @@ fn strict_slot_refuses_object_writes_it_cannot_record() {
     common::init_token(slot, "strict writes");
     let s = common::p11().open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let key = hmac_key(&s, "kept");
+    let key = common::token_hmac_key(&s, "kept");
     let before = count(&s);
     let db = common::slot_dir(common::STRICT_SLOT).join("audit.db");
     sql(

@@ -305,3 +305,16 @@ pub fn rotate_mechanism(handle: &cryptoki_sys::CK_ULONG) -> cryptoki::mechanism:
     let ty = MechanismType::new_vendor_defined(CKM_KW_ROTATE).expect("a vendor mechanism");
     Mechanism::VendorDefined(VendorDefinedMechanism::new(ty, Some(handle)))
 }
+
+/// A token HMAC key (generic secret, value 4×32, CKA_SIGN) labelled `label`, made in `s`.
+pub fn token_hmac_key(s: &Session, label: &str) -> cryptoki::object::ObjectHandle {
+    s.create_object(&[
+        cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::SECRET_KEY),
+        cryptoki::object::Attribute::KeyType(cryptoki::object::KeyType::GENERIC_SECRET),
+        cryptoki::object::Attribute::Value(vec![4; 32]),
+        cryptoki::object::Attribute::Token(true),
+        cryptoki::object::Attribute::Sign(true),
+        cryptoki::object::Attribute::Label(label.as_bytes().to_vec()),
+    ])
+    .unwrap()
+}
