@@ -1,7 +1,7 @@
 //! AES-256-GCM sealing for the store (random 96-bit nonce, prepended to the ciphertext).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{CryptoError, Result};
 
@@ -21,21 +21,30 @@ impl SealKey {
         Ok(Self(LessSafeKey::new(k)))
     }
 
-    /// nonce || ciphertext || tag.
+    /// nonce || ciphertext || tag. The plaintext is copied once, into a buffer already large
+    /// enough for the tag, and encrypted there: no plaintext copy is left in freed memory.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         super::rng::fill(&mut nonce)?;
-        let mut buf = plaintext.to_vec();
-        self.0
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut buf,
-            )
-            .map_err(|_| CryptoError::Internal)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&buf);
-        Ok(out)
+        let tag_len = AES_256_GCM.tag_len();
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + tag_len);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let sealed = self.0.seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut out[NONCE_LEN..],
+        );
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(out)
+            }
+            Err(_) => {
+                out.zeroize();
+                Err(CryptoError::Internal)
+            }
+        }
     }
 
     /// Reverse of [`seal`](Self::seal); InvalidData if anything was altered.

@@ -197,8 +197,13 @@ impl Attributes {
             .iter()
             .map(|(t, v)| (*t, serde_bytes_like::Bytes(v.as_slice())))
             .collect();
-        let mut out = Zeroizing::new(Vec::new());
+        // Sized for the worst case up front (a 9-byte map header, then per entry a key and a
+        // byte-string header of at most 9 bytes each) so the buffer never reallocates: a
+        // reallocation would free a copy of the values without zeroizing it.
+        let bound = 9 + self.0.values().map(|v| 18 + v.len()).sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(bound));
         ciborium::into_writer(&map, &mut *out).map_err(|_| Error::GeneralError)?;
+        debug_assert!(out.capacity() == bound, "to_cbor reallocated");
         Ok(out)
     }
 

@@ -39,8 +39,21 @@ pub fn run_child_with(
     index: usize,
     expect: &str,
 ) -> String {
+    run_child_env(conf, test, role, index, expect, &[])
+}
+
+/// [`run_child_with`] with extra environment variables `env` for the child.
+pub fn run_child_env(
+    conf: &std::path::Path,
+    test: &str,
+    role: &str,
+    index: usize,
+    expect: &str,
+    env: &[(&str, &str)],
+) -> String {
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
         .env(ROLE, role)
         .env(CONF, conf)
         .env(SLOT, index.to_string())
