@@ -1,7 +1,8 @@
 //! Tamper evidence of the token store, from outside: an object whose sealed part (which holds
 //! CKA_EXTRACTABLE, CKA_SENSITIVE, usage flags, state …) or whose clear CKA_PRIVATE was edited
 //! in the file is left out of the token by a fresh process
-//! (never usable or readable) and named by `keyward store verify`, which exits non-zero; bytes
+//! (never usable or readable), recorded in the audit trail (`integrity-failure`, once per
+//! object) and named by `keyward store verify`, which exits non-zero; bytes
 //! flipped in the middle of the database file are reported, never a crash.
 mod common;
 
@@ -76,6 +77,7 @@ fn edited_objects_are_refused_and_reported() {
     let clear = secret_key(&s, "clear-edited");
     let _untouched = secret_key(&s, "untouched");
     s.logout().unwrap();
+    common::trail::add_user(index, "aud", "auditor");
 
     let (ok, report, err) = verify(index);
     assert!(ok, "{err}");
@@ -125,6 +127,42 @@ fn edited_objects_are_refused_and_reported() {
     assert!(
         !keys.contains("sealed-edited") && !keys.contains("clear-edited"),
         "an edited key is still listed: {keys}"
+    );
+    // Each process recorded each edited object, by uid, as CKR_DEVICE_ERROR, once.
+    common::keyward_cli(
+        &["--slot", slot_arg.as_str(), "keys", "--json"],
+        &[("KEYWARD_PIN", USER_PIN)],
+    );
+    let records = common::trail::export(index);
+    let refused: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["operation"] == "integrity-failure")
+        .collect();
+    for uid in [&sealed, &clear] {
+        let mine: Vec<_> = refused
+            .iter()
+            .filter(|r| r["object_uid"] == **uid)
+            .collect();
+        assert!(
+            !mine.is_empty(),
+            "no integrity-failure record for {uid}: {refused:?}"
+        );
+        assert_eq!(mine[0]["result"], "CKR_DEVICE_ERROR", "{:?}", mine[0]);
+        // Every process that loaded the token (store verify, the two listings, the export)
+        // recorded it once: as many records as distinct processes, at least three.
+        let mut pids: Vec<u64> = mine.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        assert!(
+            mine.len() >= 3 && pids.len() == mine.len(),
+            "{uid} not recorded once per process: {mine:?}"
+        );
+    }
+    assert!(
+        refused
+            .iter()
+            .all(|r| r["object_uid"] == *sealed || r["object_uid"] == *clear),
+        "an untouched object was reported: {refused:?}"
     );
 }
 

@@ -196,6 +196,33 @@ impl Token {
         }
     }
 
+    /// A stored object failed its integrity check and is ignored: say so on stderr and in an
+    /// `integrity-failure` record (CKR_DEVICE_ERROR), once per stored version of it.
+    pub(super) fn refuse_tampered(&self, uid: &str, generation: i64) {
+        let first = self
+            .refused
+            .lock()
+            .map(|mut seen| seen.insert((uid.to_owned(), generation)))
+            .unwrap_or(false);
+        if !first {
+            return;
+        }
+        eprintln!("keyward: object {uid} failed its integrity check and is ignored");
+        let subject = Subject {
+            uid: Text::Shared(uid.into()),
+            ..Subject::default()
+        };
+        // The object stays unusable whether or not the record could be written.
+        let _ = self.audit(
+            0,
+            "integrity-failure",
+            Some(&subject),
+            None,
+            Err(Error::DeviceError),
+            "the stored object was altered; it is ignored".to_owned(),
+        );
+    }
+
     /// The token label, cached (records carry it).
     pub fn label(&self) -> Result<Text> {
         Ok(Text::Shared(

@@ -61,6 +61,8 @@ pub struct Token {
     label: RwLock<std::sync::Arc<str>>,
     /// The device of a delegate slot.
     delegate: Option<device::Delegate>,
+    /// Stored objects (uid, generation) whose failed integrity check is already recorded.
+    refused: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
 }
 
 impl std::fmt::Debug for Token {
@@ -103,6 +105,7 @@ impl Token {
             label: RwLock::new(label.into()),
             delegate: config.delegate.as_ref().map(device::Delegate::open),
             watch: watch::WalWatch::new(config.db_path()),
+            refused: Default::default(),
             config,
             store: Box::new(store),
             state: RwLock::new(State {

@@ -189,9 +189,7 @@ impl Token {
             match attrs.and_then(|a| a.map(Object::new).transpose()) {
                 Ok(Some(obj)) => fresh.push((uid.clone(), stored.generation, obj)),
                 Ok(None) => {}
-                Err(_) => {
-                    eprintln!("keyward: object {uid} failed its integrity check and is ignored")
-                }
+                Err(_) => self.refuse_tampered(uid, stored.generation),
             }
         }
         // The list is read again under the write lock: a thread of this process may have
