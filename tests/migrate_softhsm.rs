@@ -524,6 +524,19 @@ fn wrong_pins_damaged_files_and_dry_runs() {
     );
     assert!(out.contains("3 would be migrated"), "{out}");
     assert_eq!(kw.objects(), 0, "a dry run makes nothing");
+    assert!(
+        !out.contains("objects\r") && !out.contains("\x1b[2K"),
+        "no bar off a terminal"
+    );
+    // On a terminal, a progress bar counts the objects.
+    let shown = common::keyward_cli_on_terminal(
+        &["--slot", &kw.index, "migrate", "softhsm", &dir, "--dry-run"],
+        &[
+            ("KEYWARD_PIN", USER_PIN),
+            ("KEYWARD_SOFTHSM_PIN", SOFTHSM_PIN),
+        ],
+    );
+    assert!(shown.contains("] 3/3 objects"), "{shown}");
 
     // A copy with a damaged and a foreign object file: those are skipped, the rest moves.
     let copy = src.dir.join("copy");

@@ -41,12 +41,23 @@ impl Admin {
 
     /// Verify the whole trail with the checkpoint key.
     pub fn audit_verify(&self, slot: CK_SLOT_ID, pin: &[u8]) -> Result<VerifyReport> {
+        self.audit_verify_with_progress(slot, pin, &mut |_, _| {})
+    }
+
+    /// [`Self::audit_verify`], calling `progress(done, total)` as records are walked.
+    pub fn audit_verify_with_progress(
+        &self,
+        slot: CK_SLOT_ID,
+        pin: &[u8],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<VerifyReport> {
         self.as_auditor(slot, pin, "audit-verify", |path, key| {
             let token = self.provider.token(slot)?;
             token.audit_flush()?; // our own record included
                                   // The anchor first: it never runs ahead of the trail read after it.
             let anchor = token.audit_anchor()?;
-            audit::verify(path, key, audit::Anchored::Kept(anchor.as_ref()))
+            let anchor = audit::Anchored::Kept(anchor.as_ref());
+            audit::verify_with_progress(path, key, anchor, progress)
         })
     }
 

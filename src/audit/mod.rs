@@ -112,7 +112,7 @@ mod tests_tamper;
 
 pub use anchor::{key_id, Anchor, AnchorStore, Anchored};
 pub use chain::VerifyReport;
-pub use query::{export, read_after, verify};
+pub use query::{export, read_after, verify, verify_with_progress};
 pub use record::{parse_record, Event, Record};
 pub use sink::AuditLog;
 pub use syslog::SyslogTarget;

@@ -17,6 +17,16 @@ use crate::error::{Error, Result};
 /// what is and is not detected. A damaged trail is a report, not an error:
 /// `CKR_DEVICE_ERROR` only when the file cannot be opened or read.
 pub fn verify(path: &Path, key: &[u8; 32], anchor: Anchored<'_>) -> Result<VerifyReport> {
+    verify_with_progress(path, key, anchor, &mut |_, _| {})
+}
+
+/// [`verify`], calling `progress(done, total)` after each record walked.
+pub fn verify_with_progress(
+    path: &Path,
+    key: &[u8; 32],
+    anchor: Anchored<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport> {
     let mut conn = open_reader(path)?;
     let tx = snapshot(path, &mut conn)?;
     let read = |e: rusqlite::Error| storage_error(path, &e);
@@ -40,9 +50,10 @@ pub fn verify(path: &Path, key: &[u8; 32], anchor: Anchored<'_>) -> Result<Verif
     let mut rec_stmt = tx
         .prepare("SELECT seq, time, body, hash FROM records ORDER BY seq")
         .map_err(read)?;
-    for row in rec_stmt.query_map([], record_row).map_err(read)? {
+    for (done, row) in (1..).zip(rec_stmt.query_map([], record_row).map_err(read)?) {
         let row = row.map_err(read)?;
         walker.record(&row);
+        progress(done, records);
         while let Some(cp) = cps.next_if(|c| c.as_ref().is_ok_and(|c| c.seq <= row.seq)) {
             if walker.failed() {
                 break;

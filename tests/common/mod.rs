@@ -248,6 +248,33 @@ pub fn keyward_cli_output(args: &[&str], env: &[(&str, &str)]) -> std::process::
     cmd.output().expect("run keyward")
 }
 
+/// [`keyward_cli_output`] on a terminal (a pseudo-terminal made by util-linux `script`), for
+/// what the CLI shows only there (progress bars): everything the terminal received.
+pub fn keyward_cli_on_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
+    p11();
+    let quote = |a: &str| format!("'{}'", a.replace('\'', "'\\''"));
+    let line = std::iter::once(env!("CARGO_BIN_EXE_keyward"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("KEYWARD_CONF", root_dir().join("keyward.toml"))
+        .env_remove("KEYWARD_PIN")
+        .env_remove("KEYWARD_SO_PIN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "keyward {args:?} on a terminal: {text}"
+    );
+    text
+}
+
 /// `C_LoginUser` (PKCS#11 3.0), which `cryptoki` does not wrap, through the module's export.
 pub fn login_user(
     s: &Session,

@@ -179,13 +179,15 @@ impl Admin {
     /// Make every object of `source` in `slot`'s token (logged in with `pin` as the user or
     /// the named user), one report line per object; with `dry_run` nothing is made.
     /// Objects already there (same class, label and CKA_ID) are left alone, so a second
-    /// run is safe. Errors: the slot or the login (nothing is made then).
+    /// run is safe. Errors: the slot or the login (nothing is made then). `progress(done,
+    /// total)` is called after each object.
     pub fn migrate_softhsm(
         &self,
         slot: CK_SLOT_ID,
         pin: &[u8],
         source: &SoftHsmToken,
         dry_run: bool,
+        progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Moved>, String> {
         let objects = source.objects()?;
         let p = &self.provider;
@@ -202,18 +204,23 @@ impl Admin {
         let r = self
             .login(h, CKU_USER, pin)
             .map_err(|e| format!("cannot log in to the Keyward token: {}", e.ckr_name()));
+        let total = objects.len();
         let r = r.map(|()| {
-            objects
-                .into_iter()
-                .map(|(file, c)| match c {
-                    Ok(c) => self.migrate_one(h, file, c, dry_run),
-                    Err((what, reason)) => Moved {
-                        file,
-                        outcome: Outcome::Skipped,
-                        what,
-                        reason: Some(reason),
-                        notes: Vec::new(),
-                    },
+            (1..)
+                .zip(objects)
+                .map(|(done, (file, c))| {
+                    let moved = match c {
+                        Ok(c) => self.migrate_one(h, file, c, dry_run),
+                        Err((what, reason)) => Moved {
+                            file,
+                            outcome: Outcome::Skipped,
+                            what,
+                            reason: Some(reason),
+                            notes: Vec::new(),
+                        },
+                    };
+                    progress(done, total);
+                    moved
                 })
                 .collect()
         });

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use keyward::admin::Admin;
 use keyward::audit::Record;
 
+use super::progress::Bar;
 use super::read_pin;
 
 #[derive(Subcommand)]
@@ -66,7 +67,16 @@ pub(crate) fn run(admin: &Admin, slot: u64, cmd: AuditCommand) -> Result<(), Str
     match cmd {
         AuditCommand::Verify { json, pin_file } => {
             let pin = pin_of(&pin_file)?;
-            let report = admin.audit_verify(slot, &pin).map_err(explain)?;
+            let mut bar = None;
+            let mut progress = |done: u64, total: u64| {
+                let total = usize::try_from(total).unwrap_or(usize::MAX);
+                bar.get_or_insert_with(|| Bar::new("records verified", total))
+                    .set(usize::try_from(done).unwrap_or(usize::MAX));
+            };
+            let report = admin
+                .audit_verify_with_progress(slot, &pin, &mut progress)
+                .map_err(explain)?;
+            drop(bar);
             if json {
                 let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
                 println!("{text}");

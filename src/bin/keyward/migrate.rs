@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use keyward::admin::softhsm::{Moved, Outcome, SoftHsmToken};
 use keyward::admin::Admin;
 
+use super::progress::Bar;
 use super::read_pin;
 
 #[derive(Subcommand)]
@@ -54,7 +55,13 @@ pub(crate) fn run(admin: &Admin, slot: u64, action: MigrateCommand) -> Result<()
         true,
     )?
     .ok_or("no PIN")?;
-    let moved = admin.migrate_softhsm(slot, &pin, &source, args.dry_run)?;
+    let mut bar = None;
+    let mut progress = |done: usize, total: usize| {
+        bar.get_or_insert_with(|| Bar::new("objects", total))
+            .set(done);
+    };
+    let moved = admin.migrate_softhsm(slot, &pin, &source, args.dry_run, &mut progress)?;
+    drop(bar);
     if args.json {
         let v = serde_json::json!({
             "source": { "label": source.label, "serial": source.serial },
