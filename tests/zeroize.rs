@@ -59,6 +59,28 @@ fn in_memory(masked: &[u8]) -> bool {
     found
 }
 
+/// Create a token HMAC key (generic secret, CKA_SIGN) with `value` and the `extra`
+/// attributes, zeroizing the template's copy of the value once the module has it.
+fn create_hmac_key(
+    s: &cryptoki::session::Session,
+    value: &[u8],
+    extra: &[Attribute],
+) -> cryptoki::object::ObjectHandle {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Token(true),
+        Attribute::Sign(true),
+    ];
+    template.extend_from_slice(extra);
+    template.push(Attribute::Value(value.to_vec()));
+    let key = s.create_object(&template).unwrap();
+    if let Some(Attribute::Value(v)) = template.last_mut() {
+        v.zeroize();
+    }
+    key
+}
+
 #[test]
 fn key_material_is_gone_after_logout_and_destroy() {
     let (slot, _) = common::claim_slot();
@@ -73,18 +95,7 @@ fn key_material_is_gone_after_logout_and_destroy() {
         .unwrap()
         .generate_random_slice(&mut value)
         .unwrap();
-    let mut template = vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Token(true),
-        Attribute::Sign(true),
-        Attribute::Label(b"zeroize".to_vec()),
-        Attribute::Value(value.clone()),
-    ];
-    let key = s.create_object(&template).unwrap();
-    if let Some(Attribute::Value(v)) = template.last_mut() {
-        v.zeroize();
-    }
+    let key = create_hmac_key(&s, &value, &[Attribute::Label(b"zeroize".to_vec())]);
     // From here on this test holds the value only masked.
     let masked: Vec<u8> = value.iter().map(|b| b ^ MASK).collect();
     value.zeroize();
@@ -136,18 +147,8 @@ fn key_material_is_gone_after_logout_and_destroy() {
     let mut value = vec![0u8; 32];
     s.generate_random_slice(&mut value).unwrap();
     let masked: Vec<u8> = value.iter().map(|b| b ^ MASK).collect();
-    let mut template = vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Token(true),
-        Attribute::Sign(true),
-        Attribute::Value(value.clone()),
-    ];
+    let key = create_hmac_key(&s, &value, &[]);
     value.zeroize();
-    let key = s.create_object(&template).unwrap();
-    if let Some(Attribute::Value(v)) = template.last_mut() {
-        v.zeroize();
-    }
     s.sign(&Mechanism::Sha256Hmac, key, b"before finalize")
         .unwrap();
     assert!(in_memory(&masked), "positive control before C_Finalize");
@@ -245,19 +246,14 @@ fn free_guard_child() {
     }
     let s = p11.open_rw_session(slot).unwrap();
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    let mut template = vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Token(true),
-        Attribute::Sign(true),
-        Attribute::Extractable(true),
-        Attribute::Label(b"guarded".to_vec()),
-        Attribute::Value(value.clone()),
-    ];
-    let key = s.create_object(&template).unwrap();
-    if let Some(Attribute::Value(v)) = template.last_mut() {
-        v.zeroize();
-    }
+    let key = create_hmac_key(
+        &s,
+        &value,
+        &[
+            Attribute::Extractable(true),
+            Attribute::Label(b"guarded".to_vec()),
+        ],
+    );
     s.sign(&Mechanism::Sha256Hmac, key, b"m").unwrap();
     s.update_attributes(key, &[Attribute::Label(b"guarded, renamed".to_vec())])
         .unwrap();
