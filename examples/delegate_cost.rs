@@ -47,6 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Attribute::ValueLen(32.into()),
                 Attribute::Sign(true),
                 Attribute::Token(true),
+                // What a delegate slot asks the device for, so both paths sign with the same
+                // kind of device object.
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
             ],
         )?;
         run(
@@ -108,6 +113,8 @@ fn pair(
             Attribute::Sign(true),
             Attribute::Token(true),
             Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
         ],
     )
 }
