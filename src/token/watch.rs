@@ -42,7 +42,13 @@ impl WalWatch {
     /// True if the WAL may have changed: at most one look per [`WINDOW`], then as
     /// [`Self::changed_now`].
     pub(super) fn changed(&self) -> bool {
-        let now = self.epoch.elapsed().as_nanos() as u64;
+        self.changed_at(self.epoch.elapsed())
+    }
+
+    /// [`Self::changed`] at `elapsed` since this watch was made (the clock is a parameter so
+    /// the window can be tested without depending on how fast the machine runs).
+    fn changed_at(&self, elapsed: Duration) -> bool {
+        let now = elapsed.as_nanos() as u64;
         let last = self.looked.load(Ordering::Acquire);
         if last != u64::MAX && now.saturating_sub(last) < WINDOW.as_nanos() as u64 {
             return false;
@@ -93,10 +99,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = WalWatch::new(dir.path().join("token.db"));
         std::fs::write(dir.path().join("token.db-wal"), b"x").unwrap();
-        assert!(w.changed(), "the first look");
+        let start = Duration::from_secs(5);
+        assert!(w.changed_at(start), "the first look");
         std::fs::write(dir.path().join("token.db-wal"), b"xy").unwrap();
-        assert!(!w.changed(), "within the window: not looked at");
-        std::thread::sleep(WINDOW * 2);
-        assert!(w.changed(), "after the window: seen");
+        let inside = start + WINDOW - Duration::from_nanos(1);
+        assert!(!w.changed_at(inside), "within the window: not looked at");
+        assert!(w.changed_at(start + WINDOW), "after the window: seen");
+        assert!(!w.changed_at(start + WINDOW * 3), "seen once, nothing new since");
     }
 }
