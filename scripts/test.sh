@@ -47,6 +47,8 @@ main() {
   stage "install test dependencies" scripts/install-test-deps.sh || { summary; exit 1; }
   stage "cargo build --release --lib --bins --examples ${CARGO_LOCK_FLAG[*]}" \
     cargo build --release --lib --bins --examples "${CARGO_LOCK_FLAG[@]}" || { summary; exit 1; }
+  # The README's first command, as a user runs it (the build above makes it quick).
+  stage "scripts/quickstart.sh (README command 1)" scripts/quickstart.sh || true
   stage "cargo test --release ${CARGO_LOCK_FLAG[*]}" \
     cargo test --release "${CARGO_LOCK_FLAG[@]}" || true
   stage "ABI misuse suite under valgrind" scripts/valgrind-abi.sh || true

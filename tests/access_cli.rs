@@ -150,8 +150,11 @@ fn key_acl_show_set_clear() {
         ok(cli(index, &args, &km))
     };
     assert!(acl(&[]).contains("(default"), "empty at first");
-    assert_eq!(acl(&["--set", "user:op=sign"]).trim(), "user:op=sign");
-    assert_eq!(acl(&[]).trim(), "user:op=sign", "shown");
+    assert_eq!(
+        acl(&["--set", "user:op=sign"]).trim(),
+        "secret key: user:op=sign"
+    );
+    assert_eq!(acl(&[]).trim(), "secret key: user:op=sign", "shown");
     let signs = |name: &str| {
         assert_eq!(
             login_user(&s, CKU_USER, name, format!("{name}-pin-1").as_bytes()),

@@ -4,16 +4,28 @@
 use std::path::{Path, PathBuf};
 
 /// Where p11-kit reads module files: the administrator's `/etc/pkcs11/modules` for root, the
-/// user's `~/.config/pkcs11/modules` otherwise (see pkcs11.conf(5)).
+/// user's `$XDG_CONFIG_HOME/pkcs11/modules` (default `~/.config/pkcs11/modules`) otherwise
+/// (see pkcs11.conf(5)).
 pub fn default_p11_kit_dir() -> PathBuf {
     use std::os::unix::fs::MetadataExt;
     let root = std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false);
-    match std::env::var_os("HOME").filter(|_| !root) {
-        Some(home) => PathBuf::from(home).join(".config/pkcs11/modules"),
-        None => PathBuf::from("/etc/pkcs11/modules"),
-    }
+    let var = |name| std::env::var_os(name).filter(|v| !root && !v.is_empty());
+    user_modules_dir(var("XDG_CONFIG_HOME"), var("HOME"))
+        .unwrap_or_else(|| PathBuf::from("/etc/pkcs11/modules"))
+}
+
+/// Where p11-kit reads a user's module files: `$XDG_CONFIG_HOME/pkcs11/modules`, else
+/// `$HOME/.config/pkcs11/modules` (p11-kit follows the XDG base directory rules).
+fn user_modules_dir(
+    xdg_config_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    xdg_config_home
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| PathBuf::from(h).join(".config")))
+        .map(|config| config.join("pkcs11/modules"))
 }
 
 /// What `install` did, one line per step.
@@ -72,5 +84,21 @@ mod tests {
             text.contains(&format!("module: {}\n", installed.display())),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_users_module_dir_follows_xdg_config_home() {
+        let dir = |x: Option<&str>, h: Option<&str>| {
+            user_modules_dir(x.map(Into::into), h.map(Into::into))
+        };
+        assert_eq!(
+            dir(Some("/x/conf"), Some("/home/u")),
+            Some(PathBuf::from("/x/conf/pkcs11/modules"))
+        );
+        assert_eq!(
+            dir(None, Some("/home/u")),
+            Some(PathBuf::from("/home/u/.config/pkcs11/modules"))
+        );
+        assert_eq!(dir(None, None), None);
     }
 }

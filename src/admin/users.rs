@@ -4,6 +4,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::listing::class_name;
 use super::uri::KeyUri;
 use super::Admin;
 use crate::error::{Error, Result};
@@ -98,14 +99,14 @@ impl Admin {
     }
 
     /// Set (Some) or read (None) the ACL of every version of the keys `uri` names; the ACL
-    /// text of each key object after the change, newest first.
+    /// class and ACL text of each key object after the change, newest first.
     pub fn acl(
         &self,
         slot: CK_SLOT_ID,
         uri: &KeyUri,
         pin: &[u8],
         set: Option<&str>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(&'static str, String)>> {
         if let Some(text) = set {
             Acl::parse(text.as_bytes())?;
         }
@@ -124,7 +125,7 @@ impl Admin {
                     }
                     None => obj.attrs().get(CKA_KW_ACL).unwrap_or_default().to_vec(),
                 };
-                out.push(Acl::parse(&value)?.to_text());
+                out.push((class_name(obj.class()), Acl::parse(&value)?.to_text()));
             }
             Ok(out)
         })

@@ -107,7 +107,8 @@ enum Command {
         action: users::UserCommand,
     },
     /// Install the module under PREFIX/lib/pkcs11 (default /usr/local) and, with --p11-kit,
-    /// register it with p11-kit (/etc/pkcs11/modules for root, ~/.config/pkcs11/modules else).
+    /// register it with p11-kit (/etc/pkcs11/modules for root, else
+    /// $XDG_CONFIG_HOME/pkcs11/modules or ~/.config/pkcs11/modules).
     Install {
         #[arg(long, default_value = "/usr/local")]
         prefix: PathBuf,

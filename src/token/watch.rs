@@ -105,6 +105,9 @@ mod tests {
         let inside = start + WINDOW - Duration::from_nanos(1);
         assert!(!w.changed_at(inside), "within the window: not looked at");
         assert!(w.changed_at(start + WINDOW), "after the window: seen");
-        assert!(!w.changed_at(start + WINDOW * 3), "seen once, nothing new since");
+        assert!(
+            !w.changed_at(start + WINDOW * 3),
+            "seen once, nothing new since"
+        );
     }
 }

@@ -243,9 +243,9 @@ pub(crate) fn acl(
             }
             other => format!("{uri}: {other}"),
         })?;
-    for a in acls {
+    for (class, a) in acls {
         println!(
-            "{}",
+            "{class} key: {}",
             if a.is_empty() {
                 "(default: operators and the default user, every class)"
             } else {
