@@ -88,12 +88,14 @@ pages! {
     access_control_walk_through_runs_as_written: "docs/access-control.md",
     audit_walk_through_runs_as_written: "docs/audit.md",
     integration_index_runs_as_written: "docs/integration/README.md",
+    pkcs11_tool_guide_runs_as_written: "docs/integration/pkcs11-tool.md",
     openssl_provider_guide_runs_as_written: "docs/integration/openssl-provider.md",
     openssl_engine_guide_runs_as_written: "docs/integration/openssl-engine.md",
     nss_guide_runs_as_written: "docs/integration/nss.md",
     java_guide_runs_as_written: "docs/integration/java.md",
     gnutls_guide_runs_as_written: "docs/integration/gnutls.md",
     p11_kit_guide_runs_as_written: "docs/integration/p11-kit.md",
+    python_guide_runs_as_written: "docs/integration/python.md",
 }
 
 #[test]
