@@ -58,3 +58,37 @@ fn man_pages_cover_every_subcommand() {
         "{main}"
     );
 }
+
+/// The exit status is documented in `--help` (and so in the man page) and holds: 0 for
+/// success, 1 for a failed command (with its reason on stderr), 2 for a usage error.
+#[test]
+fn exit_status_is_documented_and_kept() {
+    let help = String::from_utf8(keyward(&["--help"]).stdout).unwrap();
+    assert!(help.contains("Exit status: 0 success; 1 "), "{help}");
+    assert_eq!(keyward(&["--version"]).status.code(), Some(0));
+    assert_eq!(keyward(&["no-such-command"]).status.code(), Some(2));
+    assert_eq!(
+        keyward(&["key", "generate"]).status.code(),
+        Some(2),
+        "missing --type"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let failed = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["key", "export-public", "pkcs11:object=nothing-here"])
+        .env_remove("KEYWARD_CONF")
+        .env("KEYWARD_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.starts_with("keyward: ") && stderr.contains("run `keyward init"),
+        "the reason and the next step: {stderr}"
+    );
+    let man = tempfile::tempdir().unwrap();
+    assert!(keyward(&["man", man.path().to_str().unwrap()])
+        .status
+        .success());
+    let page = std::fs::read_to_string(man.path().join("keyward.1")).unwrap();
+    assert!(page.contains("Exit status"), "the man page carries it");
+}

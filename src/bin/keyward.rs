@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "keyward/advice.rs"]
+mod advice;
 #[path = "keyward/audit.rs"]
 mod audit;
 #[path = "keyward/bench.rs"]
@@ -25,12 +27,18 @@ use clap::{Parser, Subcommand};
 use keyward::admin::{Admin, Pin};
 use zeroize::Zeroizing;
 
+/// The exit status, the same for every subcommand (in `--help` and the man pages).
+const EXIT_STATUS: &str = "Exit status: 0 success; 1 the command failed or found a problem \
+(a wrong PIN, no such key, `store verify`, `audit verify` or `doctor` finding something), \
+with the reason and what to do on stderr; 2 a usage error (an unknown subcommand or option, \
+a missing or malformed argument).";
+
 /// Keyward: a PKCS#11 token with real key management.
 ///
 /// The token store is chosen by KEYWARD_CONF (a TOML file of slots) or KEYWARD_DIR (one slot);
 /// without either it lives in $XDG_DATA_HOME/keyward or ~/.local/share/keyward.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, after_help = EXIT_STATUS)]
 struct Cli {
     /// Slot id to act on (default: the first slot, or the one whose token has --token).
     #[arg(long, global = true)]
@@ -238,7 +246,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .ok_or("no user PIN")?;
             admin
                 .init(slot, &label, &so, &user)
-                .map_err(|e| format!("init failed: {e}"))?;
+                .map_err(|e| format!("init failed: {}", advice::describe(&e)))?;
             println!("Initialised token {label:?} in slot {slot}.");
         }
         Command::Info { json } => {
@@ -267,7 +275,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", false)?;
             let rows = admin
                 .keys(slot, pin.as_deref().map(|p| p.as_slice()))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| advice::describe(&e))?;
             if json {
                 println!(
                     "{}",
@@ -365,7 +373,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
             let report = admin
                 .verify_store(slot, &pin)
-                .map_err(|e| format!("cannot verify the store: {e}"))?;
+                .map_err(|e| format!("cannot verify the store: {}", advice::describe(&e)))?;
             if json {
                 println!(
                     "{}",

@@ -1,6 +1,7 @@
 //! `keyward audit verify|export|tail`: the auditor's view of the trail (`--user NAME` with
 //! the auditor role; PIN from KEYWARD_PIN or --pin-file).
 
+use crate::advice::describe;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ fn explain(e: keyward::error::Error) -> String {
         }
         keyward::error::Error::PinIncorrect => "wrong user name or PIN".into(),
         keyward::error::Error::ArgumentsBad => "--since/--until must be RFC 3339 instants".into(),
-        other => other.to_string(),
+        other => describe(&other),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `keyward key ...` and `keyward rotate --due`: a key's versions, its lifecycle, rotation,
 //! destruction (docs/lifecycle.md).
 
+use crate::advice;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
@@ -192,7 +193,7 @@ fn change_state(
                         "{uri}: the lifecycle does not allow that change (see docs/lifecycle.md)"
                     )
                 }
-                other => format!("{uri}: {other}"),
+                other => format!("{uri}: {}", advice::describe(&other)),
             })?;
     if changed.is_empty() {
         let states: Vec<String> = skipped.iter().map(describe).collect();
@@ -235,7 +236,7 @@ fn rotate(
             Error::TemplateIncomplete => format!(
                 "{uri} was rotated, but no certificate with its CKA_ID names a subject for the CSR"
             ),
-            other => format!("{uri}: {other}"),
+            other => format!("{uri}: {}", advice::describe(&other)),
         })?;
     println!(
         "rotated {} {uri}: version {} is now current",
@@ -277,7 +278,9 @@ pub(crate) fn rotate_due(
     pin_file: Option<PathBuf>,
 ) -> Result<(), String> {
     let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
-    let done = admin.rotate_due(slot, &pin).map_err(|e| e.to_string())?;
+    let done = admin
+        .rotate_due(slot, &pin)
+        .map_err(|e| advice::describe(&e))?;
     let mut rows = Vec::new();
     for r in &done {
         let written = match (&public_key_dir, &r.public_key) {
@@ -326,7 +329,7 @@ fn show(
     let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
     let report = admin
         .show(slot, &key, &pin)
-        .map_err(|e| format!("{uri}: {e}"))?;
+        .map_err(|e| format!("{uri}: {}", advice::describe(&e)))?;
     if json {
         println!(
             "{}",
@@ -387,7 +390,7 @@ fn destroy(admin: &Admin, slot: u64, uri: &str, pin_file: Option<PathBuf>) -> Re
     let (key, slot, pin) = key_and_pin(admin, slot, uri, pin_file)?;
     let done = admin.destroy(slot, &key, &pin).map_err(|e| match e {
         Error::KeyHandleInvalid => format!("no key matches {uri}"),
-        other => format!("{uri}: {other}"),
+        other => format!("{uri}: {}", advice::describe(&other)),
     })?;
     for v in &done.in_use {
         println!("note: {} was still in use", describe(v));

@@ -1,6 +1,7 @@
 //! `keyward key import`, `keyward key export-public` and `keyward cert list|export`: keys
 //! and certificates into and out of the token.
 
+use crate::advice::describe;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -224,7 +225,7 @@ pub(crate) fn export_public(
                     args.uri
                 )
             }
-            other => format!("{}: {other}", args.uri),
+            other => format!("{}: {}", args.uri, describe(&other)),
         })?;
     let pem = keyward::admin::lifecycle::pem("PUBLIC KEY", &der).map_err(|e| e.to_string())?;
     emit(&pem, args.out.as_ref())
@@ -260,7 +261,7 @@ pub(crate) fn cert(admin: &Admin, slot: u64, action: CertCommand) -> Result<(), 
             let (key, slot) = slot_of_uri(admin, slot, &uri)?;
             let found = admin
                 .certificates(slot, Some(&key), None)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| describe(&e))?;
             if found.is_empty() {
                 return Err(format!("no certificate matches {uri}"));
             }

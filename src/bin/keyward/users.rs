@@ -1,5 +1,6 @@
 //! `keyward user ...` and `keyward key acl`: named users, their roles and PINs, and key ACLs.
 
+use crate::advice::describe;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -105,7 +106,7 @@ fn explain(name: &str, e: keyward::error::Error) -> String {
         ActionProhibited => format!(
             "{name}'s PIN record predates role changes: set a new PIN first (keyward user passwd)"
         ),
-        other => format!("{name}: {other}"),
+        other => format!("{name}: {}", describe(&other)),
     }
 }
 
@@ -241,7 +242,7 @@ pub(crate) fn acl(
             keyward::error::Error::ActionProhibited => {
                 "only a key manager (or the default user) may change a key's ACL".into()
             }
-            other => format!("{uri}: {other}"),
+            other => format!("{uri}: {}", describe(&other)),
         })?;
     for (class, a) in acls {
         println!(
