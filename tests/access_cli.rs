@@ -155,6 +155,11 @@ fn key_acl_show_set_clear() {
         "secret key: user:op=sign"
     );
     assert_eq!(acl(&[]).trim(), "secret key: user:op=sign", "shown");
+    let json: serde_json::Value = serde_json::from_str(&acl(&["--json"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{ "class": "secret", "acl": "user:op=sign" }])
+    );
     let signs = |name: &str| {
         assert_eq!(
             login_user(&s, CKU_USER, name, format!("{name}-pin-1").as_bytes()),

@@ -103,6 +103,9 @@ pub(crate) enum KeyCommand {
         set: Option<String>,
         #[arg(long)]
         clear: bool,
+        /// One object per key object: its class and ACL ("" is the default).
+        #[arg(long)]
+        json: bool,
         #[arg(long)]
         pin_file: Option<PathBuf>,
     },
@@ -155,8 +158,12 @@ pub(crate) fn run(admin: &Admin, slot: u64, action: KeyCommand) -> Result<(), St
             uri,
             set,
             clear,
+            json,
             pin_file,
-        } => return super::users::acl(admin, slot, &uri, set, clear, pin_file),
+        } => {
+            let change = super::users::AclChange { set, clear, json };
+            return super::users::acl(admin, slot, &uri, change, pin_file);
+        }
         KeyCommand::Revoke {
             uri,
             reason: r,

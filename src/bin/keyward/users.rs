@@ -220,15 +220,22 @@ pub(crate) fn run(admin: &Admin, slot: u64, named: bool, cmd: UserCommand) -> Re
     Ok(())
 }
 
-/// `keyward key acl URI [--set ACL | --clear]`.
+/// What `keyward key acl` was asked to do.
+pub(crate) struct AclChange {
+    pub set: Option<String>,
+    pub clear: bool,
+    pub json: bool,
+}
+
+/// `keyward key acl URI [--set ACL | --clear] [--json]`.
 pub(crate) fn acl(
     admin: &Admin,
     slot: u64,
     uri: &str,
-    set: Option<String>,
-    clear: bool,
+    change: AclChange,
     pin_file: Option<PathBuf>,
 ) -> Result<(), String> {
+    let AclChange { set, clear, json } = change;
     let (key, slot) = slot_of_uri(admin, slot, uri)?;
     let pin = read_pin(pin_file.as_ref(), "KEYWARD_PIN", "User PIN: ", true)?.ok_or("no PIN")?;
     let set = if clear { Some(String::new()) } else { set };
@@ -244,6 +251,15 @@ pub(crate) fn acl(
             }
             other => format!("{uri}: {}", describe(&other)),
         })?;
+    if json {
+        let rows: Vec<_> = acls
+            .iter()
+            .map(|(class, acl)| serde_json::json!({ "class": class, "acl": acl }))
+            .collect();
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
     for (class, a) in acls {
         println!(
             "{class} key: {}",
