@@ -55,8 +55,11 @@ main() {
   stage "interop (MODULE=target/release/libkeyward.so)" interop/run-all.sh || true
   # Licences, banned and duplicate crates, sources (deny.toml). Advisories need GitHub, which
   # CI cannot reach: run `cargo deny check advisories` where it can.
+  # `cargo fetch` first: cargo deny reads the metadata of every target's crates (Windows ones
+  # included), which the Linux build above never downloads.
   stage "supply chain: cargo deny check bans licenses sources" \
-    cargo deny --offline check bans licenses sources || true
+    bash -c 'cargo fetch "$@" && cargo deny --offline check bans licenses sources' _ \
+    "${CARGO_LOCK_FLAG[@]}" || true
 
   summary
   [ "$FAILED" -eq 0 ]
