@@ -92,3 +92,37 @@ fn exit_status_is_documented_and_kept() {
     let page = std::fs::read_to_string(man.path().join("keyward.1")).unwrap();
     assert!(page.contains("Exit status"), "the man page carries it");
 }
+
+/// `--token` takes a label or an RFC 7512 URI naming the token.
+#[test]
+fn token_is_named_by_label_or_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(args)
+            .env_remove("KEYWARD_CONF")
+            .env("KEYWARD_DIR", dir.path())
+            .env("KEYWARD_SO_PIN", "so-pin-1234")
+            .env("KEYWARD_PIN", "user-pin-1234")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init", "--label", "uri token"]).status.success());
+    for token in [
+        "uri token",
+        "pkcs11:token=uri%20token",
+        "pkcs11:token=uri%20token;object=x",
+    ] {
+        let out = run(&["--token", token, "key", "list", "--json"]);
+        assert!(out.status.success(), "{token}: {out:?}");
+    }
+    for (token, says) in [
+        ("pkcs11:token=other", "no token labelled \"other\""),
+        ("pkcs11:object=x", "names no token"),
+    ] {
+        let out = run(&["--token", token, "key", "list"]);
+        assert_eq!(out.status.code(), Some(1), "{token}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{token}: {stderr}");
+    }
+}

@@ -18,6 +18,20 @@ pub struct KeyUri {
 impl KeyUri {
     /// Parse `pkcs11:token=T;object=L;id=%01;type=private`. An error names what is wrong.
     pub fn parse(uri: &str) -> Result<Self, String> {
+        let out = Self::parse_any(uri)?;
+        if out.label.is_none() && out.id.is_none() {
+            return Err(format!("{uri:?} names no key: give object=LABEL or id=ID"));
+        }
+        Ok(out)
+    }
+
+    /// The token a URI names (`pkcs11:token=T`, other attributes allowed): None if it names
+    /// none.
+    pub fn parse_token(uri: &str) -> Result<Option<String>, String> {
+        Ok(Self::parse_any(uri)?.token)
+    }
+
+    fn parse_any(uri: &str) -> Result<Self, String> {
         let rest = uri
             .strip_prefix("pkcs11:")
             .ok_or_else(|| format!("{uri:?} is not a PKCS#11 URI (it must start with pkcs11:)"))?;
@@ -44,9 +58,6 @@ impl KeyUri {
                 }
                 _ => {}
             }
-        }
-        if out.label.is_none() && out.id.is_none() {
-            return Err(format!("{uri:?} names no key: give object=LABEL or id=ID"));
         }
         Ok(out)
     }

@@ -43,7 +43,7 @@ struct Cli {
     /// Slot id to act on (default: the first slot, or the one whose token has --token).
     #[arg(long, global = true)]
     slot: Option<u64>,
-    /// Select the slot by token label.
+    /// Select the slot by token label, or by a PKCS#11 URI naming it (pkcs11:token=LABEL).
     #[arg(long, global = true)]
     token: Option<String>,
     /// Act as this named user (C_LoginUser; PIN from KEYWARD_PIN or --pin-file/--so-pin-file)
@@ -228,9 +228,12 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut admin = Admin::from_env().map_err(|e| format!("cannot load the configuration: {e}"))?;
     admin.set_user(cli.user.clone());
     let slot = match (&cli.token, cli.slot) {
-        (Some(label), _) => admin
-            .slot_by_label(label)
-            .map_err(|_| format!("no token labelled {label:?}"))?,
+        (Some(token), _) => {
+            let label = token_label(token)?;
+            admin
+                .slot_by_label(&label)
+                .map_err(|_| format!("no token labelled {label:?} (`keyward info` lists them)"))?
+        }
         (None, Some(s)) => s,
         (None, None) => 0,
     };
@@ -432,6 +435,16 @@ fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The token label `--token` names: a label, or an RFC 7512 URI with a `token` attribute
+/// (`pkcs11:token=prod%20keys`).
+fn token_label(token: &str) -> Result<String, String> {
+    if !token.starts_with("pkcs11:") {
+        return Ok(token.to_string());
+    }
+    keyward::admin::uri::KeyUri::parse_token(token)?
+        .ok_or_else(|| format!("{token} names no token (pkcs11:token=LABEL)"))
 }
 
 /// The key a URI names and its slot (the URI's token, else the one chosen on the command
