@@ -445,8 +445,20 @@ fn generated_keys_are_used_through_the_module() {
         ],
         &[],
     );
-    assert!(out.contains("generated private \"gen\" id 0a0b"), "{out}");
-    let pem = f.cli(&["key", "export-public", "pkcs11:id=%0a%0b"], &[]);
+    assert!(
+        out.contains("generated private \"gen\" id 0a0b: pkcs11:token="),
+        "{out}"
+    );
+    // The printed URI names the object: export the public key by it.
+    let public_uri = out
+        .lines()
+        .find_map(|l| l.strip_prefix("generated public \"gen\" id 0a0b: "))
+        .expect("the public key's line");
+    assert!(
+        public_uri.ends_with(";object=gen;id=%0a%0b;type=public"),
+        "{public_uri}"
+    );
+    let pem = f.cli(&["key", "export-public", public_uri], &[]);
     std::fs::write(f.dir.join("gen.pub"), &pem).unwrap();
     let key = f.object(ObjectClass::PRIVATE_KEY, "gen");
     assert!(!f.flag(key, AttributeType::Extractable));

@@ -79,6 +79,8 @@ pub struct Generated {
     pub label: String,
     pub class: &'static str,
     pub id: String,
+    /// The RFC 7512 URI naming the object.
+    pub uri: String,
 }
 
 impl Admin {
@@ -101,6 +103,7 @@ impl Admin {
         let h = p.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
         let r = (|| {
             self.login(h, CKU_USER, pin)?;
+            let token_label = p.session_token(h)?.1.label()?;
             let mut made = Vec::new();
             for (n, label) in labels.iter().enumerate() {
                 let id = match id {
@@ -126,6 +129,7 @@ impl Admin {
                         label: label.clone(),
                         class: class_name(class),
                         id: hex(&id),
+                        uri: super::uri::key_uri(&token_label, label.as_bytes(), &id, class),
                     });
                 }
                 done(n + 1);

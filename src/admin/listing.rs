@@ -14,6 +14,8 @@ use crate::provider::Provider;
 /// One key as `keyward keys` shows it.
 #[derive(Debug, serde::Serialize)]
 pub struct KeyRow {
+    /// The RFC 7512 URI naming this object (token, label, id, type).
+    pub uri: String,
     pub label: String,
     pub id: String,
     pub class: &'static str,
@@ -120,7 +122,14 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
             KeyMaterial::Device(d) if d.class == CKO_SECRET_KEY => d.size * 8,
             other => other.size(),
         });
+        let label = token.label()?;
         rows.push(KeyRow {
+            uri: super::uri::key_uri(
+                label.as_str(),
+                a.get(CKA_LABEL).unwrap_or_default(),
+                a.get(CKA_ID).unwrap_or_default(),
+                obj.class(),
+            ),
             label: String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default()).into_owned(),
             id: hex(a.get(CKA_ID).unwrap_or_default()),
             class: class_name(obj.class()),

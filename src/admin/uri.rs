@@ -2,9 +2,39 @@
 //! `id` and `type`, percent-decoded; other attributes (and the query) are ignored.
 
 use cryptoki_sys::*;
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::object::Attributes;
+
+/// Bytes written as they are in a URI attribute value: RFC 3986's unreserved characters.
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The URI naming one key object: `pkcs11:token=T;object=L;id=%01%02;type=private` (the id
+/// percent-encoded byte by byte, as tools print it).
+pub fn key_uri(token: &str, label: &[u8], id: &[u8], class: CK_OBJECT_CLASS) -> String {
+    let mut uri = format!("pkcs11:token={}", percent_encode(token.as_bytes(), KEEP));
+    if !label.is_empty() {
+        uri += &format!(";object={}", percent_encode(label, KEEP));
+    }
+    if !id.is_empty() {
+        uri += ";id=";
+        for b in id {
+            uri += &format!("%{b:02x}");
+        }
+    }
+    let kind = match class {
+        CKO_PRIVATE_KEY => "private",
+        CKO_PUBLIC_KEY => "public",
+        CKO_SECRET_KEY => "secret-key",
+        CKO_CERTIFICATE => "cert",
+        _ => "data",
+    };
+    uri + ";type=" + kind
+}
 
 /// What a `pkcs11:` URI selects.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -80,6 +110,20 @@ impl KeyUri {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_uri_round_trips_through_the_parser() {
+        let uri = key_uri("prod keys", b"web/tls 1", &[0x01, 0xab], CKO_PRIVATE_KEY);
+        assert_eq!(
+            uri,
+            "pkcs11:token=prod%20keys;object=web%2Ftls%201;id=%01%ab;type=private"
+        );
+        let parsed = KeyUri::parse(&uri).unwrap();
+        assert_eq!(parsed.token.as_deref(), Some("prod keys"));
+        assert_eq!(parsed.label.as_deref(), Some(&b"web/tls 1"[..]));
+        assert_eq!(parsed.id.as_deref(), Some(&[0x01, 0xab][..]));
+        assert_eq!(parsed.class, Some(CKO_PRIVATE_KEY));
+    }
+
     use super::*;
 
     #[test]

@@ -133,7 +133,7 @@ pub(crate) fn generate(admin: &Admin, slot: u64, args: GenerateArgs) -> Result<(
         return Ok(());
     }
     for m in made {
-        println!("generated {} {:?} id {}", m.class, m.label, m.id);
+        println!("generated {} {:?} id {}: {}", m.class, m.label, m.id, m.uri);
     }
     Ok(())
 }
