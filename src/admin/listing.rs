@@ -107,6 +107,7 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
     let handles = p.find_next(h, usize::MAX);
     p.find_final(h)?;
     let (_, token) = p.session_token(h)?;
+    let token_label = token.label()?;
     let mut rows = Vec::new();
     for o in handles? {
         let obj = p.object(h, o)?;
@@ -122,16 +123,14 @@ pub(super) fn key_rows(p: &Provider, h: CK_SESSION_HANDLE) -> Result<Vec<KeyRow>
             KeyMaterial::Device(d) if d.class == CKO_SECRET_KEY => d.size * 8,
             other => other.size(),
         });
-        let label = token.label()?;
+        let (label, id) = (
+            a.get(CKA_LABEL).unwrap_or_default(),
+            a.get(CKA_ID).unwrap_or_default(),
+        );
         rows.push(KeyRow {
-            uri: super::uri::key_uri(
-                label.as_str(),
-                a.get(CKA_LABEL).unwrap_or_default(),
-                a.get(CKA_ID).unwrap_or_default(),
-                obj.class(),
-            ),
-            label: String::from_utf8_lossy(a.get(CKA_LABEL).unwrap_or_default()).into_owned(),
-            id: hex(a.get(CKA_ID).unwrap_or_default()),
+            uri: super::uri::key_uri(&token_label, label, id, obj.class()),
+            label: String::from_utf8_lossy(label).into_owned(),
+            id: hex(id),
             class: class_name(obj.class()),
             key_type: type_name(a),
             bits,

@@ -13,27 +13,34 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// The URI naming one key object: `pkcs11:token=T;object=L;id=%01%02;type=private` (the id
-/// percent-encoded byte by byte, as tools print it).
+/// RFC 7512's `type` values and the object classes they name.
+const TYPES: [(&str, CK_OBJECT_CLASS); 5] = [
+    ("private", CKO_PRIVATE_KEY),
+    ("public", CKO_PUBLIC_KEY),
+    ("secret-key", CKO_SECRET_KEY),
+    ("cert", CKO_CERTIFICATE),
+    ("data", CKO_DATA),
+];
+
+/// The URI naming one object: `pkcs11:token=T;object=L;id=%01%02;type=private` (the id
+/// percent-encoded byte by byte, as tools print it; no `type` for a class RFC 7512 does not
+/// name).
 pub fn key_uri(token: &str, label: &[u8], id: &[u8], class: CK_OBJECT_CLASS) -> String {
+    use std::fmt::Write;
     let mut uri = format!("pkcs11:token={}", percent_encode(token.as_bytes(), KEEP));
     if !label.is_empty() {
-        uri += &format!(";object={}", percent_encode(label, KEEP));
+        let _ = write!(uri, ";object={}", percent_encode(label, KEEP));
     }
     if !id.is_empty() {
         uri += ";id=";
         for b in id {
-            uri += &format!("%{b:02x}");
+            let _ = write!(uri, "%{b:02x}");
         }
     }
-    let kind = match class {
-        CKO_PRIVATE_KEY => "private",
-        CKO_PUBLIC_KEY => "public",
-        CKO_SECRET_KEY => "secret-key",
-        CKO_CERTIFICATE => "cert",
-        _ => "data",
-    };
-    uri + ";type=" + kind
+    if let Some((name, _)) = TYPES.iter().find(|(_, c)| *c == class) {
+        let _ = write!(uri, ";type={name}");
+    }
+    uri
 }
 
 /// What a `pkcs11:` URI selects.
@@ -77,14 +84,11 @@ impl KeyUri {
                 "object" => out.label = Some(bytes),
                 "id" => out.id = Some(bytes),
                 "type" => {
-                    out.class = Some(match value {
-                        "private" => CKO_PRIVATE_KEY,
-                        "public" => CKO_PUBLIC_KEY,
-                        "secret-key" => CKO_SECRET_KEY,
-                        "cert" => CKO_CERTIFICATE,
-                        "data" => CKO_DATA,
-                        other => return Err(format!("unknown object type {other:?} in {uri:?}")),
-                    })
+                    let (_, class) = TYPES
+                        .iter()
+                        .find(|(name, _)| *name == value)
+                        .ok_or_else(|| format!("unknown object type {value:?} in {uri:?}"))?;
+                    out.class = Some(*class);
                 }
                 _ => {}
             }
@@ -110,6 +114,8 @@ impl KeyUri {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_key_uri_round_trips_through_the_parser() {
         let uri = key_uri("prod keys", b"web/tls 1", &[0x01, 0xab], CKO_PRIVATE_KEY);
@@ -123,8 +129,6 @@ mod tests {
         assert_eq!(parsed.id.as_deref(), Some(&[0x01, 0xab][..]));
         assert_eq!(parsed.class, Some(CKO_PRIVATE_KEY));
     }
-
-    use super::*;
 
     #[test]
     fn parses_rfc7512_paths() {

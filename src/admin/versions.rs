@@ -4,7 +4,7 @@
 use cryptoki_sys::*;
 
 use super::lifecycle::{state_name, VersionState};
-use super::listing::{hex, uid_of};
+use super::listing::{class_name, hex, uid_of};
 use super::uri::KeyUri;
 use super::Admin;
 use crate::error::{Error, Result};
@@ -43,11 +43,7 @@ fn row(obj: &Object, uses: u64) -> VersionRow {
     let text = |ty| String::from_utf8_lossy(a.get(ty).unwrap_or_default()).into_owned();
     VersionRow {
         version: a.ulong(CKA_KW_VERSION).unwrap_or(1),
-        class: match obj.class() {
-            CKO_PRIVATE_KEY => "private",
-            CKO_PUBLIC_KEY => "public",
-            _ => "secret",
-        },
+        class: class_name(obj.class()),
         state: state_name(state_of(a)),
         created: a.ulong(CKA_KW_CREATED).unwrap_or(0),
         state_changed: a.ulong(CKA_KW_STATE_CHANGED).unwrap_or(0),

@@ -1,7 +1,6 @@
 //! `keyward audit verify|export|tail`: the auditor's view of the trail (`--user NAME` with
 //! the auditor role; PIN from KEYWARD_PIN or --pin-file).
 
-use crate::advice::describe;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use keyward::audit::Record;
 
 use super::progress::Bar;
 use super::read_pin;
+use crate::advice::describe;
 
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {

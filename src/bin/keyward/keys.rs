@@ -1,7 +1,6 @@
 //! `keyward key ...` and `keyward rotate --due`: a key's versions, its lifecycle, rotation,
 //! destruction (docs/lifecycle.md).
 
-use crate::advice;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
@@ -10,6 +9,7 @@ use keyward::admin::{Admin, Pin};
 use keyward::error::Error;
 
 use super::{read_pin, slot_of_uri};
+use crate::advice;
 
 #[derive(Subcommand)]
 pub(crate) enum KeyCommand {

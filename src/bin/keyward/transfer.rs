@@ -1,7 +1,6 @@
 //! `keyward key import`, `keyward key export-public` and `keyward cert list|export`: keys
 //! and certificates into and out of the token.
 
-use crate::advice::describe;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -12,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::progress::Bar;
 use super::{read_pin, slot_of_uri};
+use crate::advice::describe;
 
 #[derive(Args)]
 pub(crate) struct ImportArgs {

@@ -1,6 +1,5 @@
 //! `keyward user ...` and `keyward key acl`: named users, their roles and PINs, and key ACLs.
 
-use crate::advice::describe;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -10,6 +9,7 @@ use keyward::admin::Admin;
 use keyward::policy::roles::Role;
 
 use super::{read_pin, slot_of_uri};
+use crate::advice::describe;
 
 #[derive(Subcommand)]
 pub(crate) enum UserCommand {
