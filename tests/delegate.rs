@@ -3,55 +3,20 @@
 //! device that goes away mid-run gives clean errors until it comes back, in the same process.
 //! Its own test binary: the module is loaded with a configuration whose only slot delegates.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
-use cryptoki::session::{Session, UserType};
-use cryptoki::types::AuthPin;
+use cryptoki::session::Session;
 
 mod common;
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const DEVICE_PIN: &str = "device-pin-1";
+use common::delegate::{device_and_config, DEVICE_PIN, SOFTHSM};
+
 const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-
-/// A SoftHSM token "hsm" in `dir`/tokens and a Keyward configuration delegating to it.
-fn device_and_config(dir: &Path) -> PathBuf {
-    let conf = common::softhsm_conf(dir);
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "hsm"])
-        .args(["--so-pin", "device-so-1", "--pin", DEVICE_PIN])
-        .output()
-        .expect("softhsm2-util");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(dir.join("device.pin"), format!("{DEVICE_PIN}\n")).unwrap();
-    let keyward = dir.join("keyward.toml");
-    std::fs::write(
-        &keyward,
-        format!(
-            "[[slot]]\npath = \"{}\"\nargon2_memory_kib = 64\nargon2_iterations = 1\n\
-             backend = \"delegate\"\ndevice_module = \"{SOFTHSM}\"\ndevice_token = \"hsm\"\n\
-             device_pin_file = \"{}\"\n",
-            dir.join("keyward").display(),
-            dir.join("device.pin").display()
-        ),
-    )
-    .unwrap();
-    keyward
-}
-
-fn pin(s: &str) -> AuthPin {
-    AuthPin::new(s.into())
-}
 
 fn rv(e: &P11Error) -> Option<RvError> {
     match e {
@@ -97,15 +62,7 @@ fn keys_live_on_the_device_and_the_slot_survives_its_absence() {
     let p11 = Pkcs11::new(common::module_path()).unwrap();
     p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .unwrap();
-    let slot = p11.get_all_slots().unwrap()[0];
-    p11.init_token(slot, &pin(common::SO_PIN), "delegated")
-        .unwrap();
-    let s = p11.open_rw_session(slot).unwrap();
-    s.login(UserType::So, Some(&pin(common::SO_PIN))).unwrap();
-    s.init_pin(&pin(common::USER_PIN)).unwrap();
-    s.logout().unwrap();
-    s.login(UserType::User, Some(&pin(common::USER_PIN)))
-        .unwrap();
+    let (slot, s) = common::delegate::user_session(&p11);
 
     // The mechanism list is the device's: SoftHSM 2.6 has CKM_ECDSA but no CKM_ECDSA_SHA256,
     // which a soft Keyward slot has.

@@ -200,13 +200,20 @@ pub static REGISTRY: &[(CK_MECHANISM_TYPE, &dyn Mechanism)] = &[
     ),
 ];
 
-/// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown.
+/// The implementation of `ty`; CKR_MECHANISM_INVALID if unknown. Every C_*Init asks, so
+/// it searches a copy of [`REGISTRY`] sorted by type, made on first use.
 pub fn lookup(ty: CK_MECHANISM_TYPE) -> Result<&'static dyn Mechanism> {
-    REGISTRY
-        .iter()
-        .find(|(t, _)| *t == ty)
-        .map(|(_, m)| *m)
-        .ok_or(Error::MechanismInvalid)
+    static SORTED: std::sync::OnceLock<Vec<(CK_MECHANISM_TYPE, &'static dyn Mechanism)>> =
+        std::sync::OnceLock::new();
+    let sorted = SORTED.get_or_init(|| {
+        let mut v = REGISTRY.to_vec();
+        v.sort_by_key(|(t, _)| *t);
+        v
+    });
+    sorted
+        .binary_search_by_key(&ty, |(t, _)| *t)
+        .map(|i| sorted[i].1)
+        .map_err(|_| Error::MechanismInvalid)
 }
 
 /// C_GetMechanismList.

@@ -15,6 +15,12 @@ use crate::object::Attributes;
 pub trait Signer: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self) -> Result<Vec<u8>>;
+    /// The whole signature of `data` in one call (C_Sign): `update` then `finish`, unless
+    /// the signer has a faster way.
+    fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.update(data)?;
+        self.finish()
+    }
 }
 
 /// An active verification operation.
@@ -22,6 +28,11 @@ pub trait Verifier: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     /// CKR_SIGNATURE_INVALID / CKR_SIGNATURE_LEN_RANGE on failure.
     fn finish(&mut self, signature: &[u8]) -> Result<()>;
+    /// The whole verification of `data` in one call (C_Verify), as [`Signer::one_shot`].
+    fn one_shot(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.update(data)?;
+        self.finish(signature)
+    }
 }
 
 /// An active encryption or decryption operation.

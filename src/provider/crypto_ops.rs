@@ -88,11 +88,14 @@ impl Provider {
             return Err(Error::KeySizeRange);
         }
         let kind = Use::of(usage);
-        super::access::may_use(token, &*Self::governing(token, &obj)?, usage)?;
-        let obj = self.rotate_if_due(h, key, obj, kind)?;
-        let config = token.config();
-        let governing = Self::governing(token, &obj)?;
-        let policy = config.allow_compromised_processing;
+        let mut obj = obj;
+        let mut governing = Self::governing(token, &obj)?;
+        super::access::may_use(token, &governing, usage)?;
+        if let Some(new) = self.rotate_if_due(h, key, &obj, kind)? {
+            obj = new;
+            governing = Self::governing(token, &obj)?;
+        }
+        let policy = token.config().allow_compromised_processing;
         lifecycle::authorize(governing.attrs(), kind, &lifecycle::today(), policy)?;
         let limit = governing
             .attrs()
@@ -125,29 +128,31 @@ impl Provider {
 
     /// A secret key past its rotation period rotates at its next protect operation, in any
     /// session (the token's own policy writes the new version, read-only session or not); the
-    /// operation then uses the new version. The rotation is audited as `rotate`, like one a
-    /// caller asks for. Anything else is returned as it is.
+    /// operation then uses the new version, returned here. The rotation is audited as
+    /// `rotate`, like one a caller asks for. None when no rotation is due.
     fn rotate_if_due(
         &self,
         h: CK_SESSION_HANDLE,
         key: CK_OBJECT_HANDLE,
-        obj: Arc<Object>,
+        obj: &Object,
         kind: Use,
-    ) -> Result<Arc<Object>> {
+    ) -> Result<Option<Arc<Object>>> {
         // The clock is read only for a key that has a rotation period.
         let due = kind == Use::Protect
             && obj.class() == CKO_SECRET_KEY
             && obj.attrs().get(CKA_KW_ROTATION_PERIOD).is_some()
             && lifecycle::rotation_due(obj.attrs(), lifecycle::now_seconds());
         if !due {
-            return Ok(obj);
+            return Ok(None);
         }
         let m = MechanismRequest::new(CKM_KW_ROTATE, Param::Bytes(key.to_ne_bytes().to_vec()));
         let new = super::access::by_policy(|| {
             self.generate_key(h, &m, &crate::object::Attributes::new())
         })?;
         let (_, token) = self.session_token(h)?;
-        token.object(ObjectHandle(new), Self::visibility(token)?)
+        token
+            .object(ObjectHandle(new), Self::visibility(token)?)
+            .map(Some)
     }
 
     /// The key material behind `key`, checked as [`Self::operation_object`] does.
@@ -371,8 +376,7 @@ impl Provider {
         let s = self.session(h)?;
         let mut ops = s.ops()?;
         produce(&mut ops.sign, Call::Single, cap, true, |op| {
-            op.update(data)?;
-            op.finish().map(Zeroizing::new)
+            op.one_shot(data).map(Zeroizing::new)
         })
     }
 
@@ -401,8 +405,7 @@ impl Provider {
             .take()
             .ok_or(Error::OperationNotInitialized)?;
         op.check_single_part()?;
-        op.op.update(data)?;
-        op.op.finish(signature)
+        op.op.one_shot(data, signature)
     }
 
     /// C_VerifyUpdate.

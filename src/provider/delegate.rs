@@ -41,16 +41,19 @@ pub(super) struct DeviceOps {
 
 struct Op {
     device: Arc<Device>,
-    key: DeviceKey,
+    /// A device key (checked when the operation starts).
+    key: Arc<KeyMaterial>,
     m: MechanismRequest,
+    /// Input of a multi-part operation, collected for the device's one-shot call.
     data: Zeroizing<Vec<u8>>,
 }
 
 impl Op {
-    fn new(device: &Arc<Device>, m: &MechanismRequest, key: &KeyMaterial) -> Result<Self> {
+    fn new(device: &Arc<Device>, m: &MechanismRequest, key: &Arc<KeyMaterial>) -> Result<Self> {
+        device_key(key)?;
         Ok(Self {
             device: Arc::clone(device),
-            key: device_key(key)?.clone(),
+            key: Arc::clone(key),
             m: m.clone(),
             data: Zeroizing::new(Vec::new()),
         })
@@ -58,6 +61,23 @@ impl Op {
 
     fn take(&mut self) -> Zeroizing<Vec<u8>> {
         std::mem::take(&mut self.data)
+    }
+
+    /// Run `call` on the device with the whole input: `data` after what was collected. A
+    /// single-part call's `data` goes to the device as it is, without a copy.
+    fn run<T>(
+        &mut self,
+        data: &[u8],
+        call: impl FnOnce(&Device, &DeviceKey, &MechanismRequest, &[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let mut all = self.take();
+        let input = if all.is_empty() {
+            data
+        } else {
+            all.extend_from_slice(data);
+            &all[..]
+        };
+        call(&self.device, device_key(&self.key)?, &self.m, input)
     }
 }
 
@@ -67,9 +87,12 @@ impl Signer for Op {
         Ok(())
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let data = self.take();
-        self.device
-            .sign(&self.key.id, self.key.class, &self.m, &data)
+        Signer::one_shot(self, &[])
+    }
+    fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.run(data, |device, key, m, input| {
+            device.sign(&key.id, key.class, m, input)
+        })
     }
 }
 
@@ -79,9 +102,12 @@ impl Verifier for Op {
         Ok(())
     }
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        let data = self.take();
-        self.device
-            .verify(&self.key.id, self.key.class, &self.m, &data, signature)
+        Verifier::one_shot(self, &[], signature)
+    }
+    fn one_shot(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.run(data, |device, key, m, input| {
+            device.verify(&key.id, key.class, m, input, signature)
+        })
     }
 }
 
@@ -97,15 +123,19 @@ impl Cipher for CipherOp {
         Ok(Zeroizing::new(Vec::new()))
     }
     fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        let data = self.op.take();
-        let (device, key, m) = (&self.op.device, &self.op.key, &self.op.m);
-        if self.encrypt {
-            device
-                .encrypt(&key.id, key.class, m, &data)
-                .map(Zeroizing::new)
-        } else {
-            device.decrypt(&key.id, key.class, m, &data)
-        }
+        self.one_shot(&[])
+    }
+    fn one_shot(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let encrypt = self.encrypt;
+        self.op.run(data, |device, key, m, input| {
+            if encrypt {
+                device
+                    .encrypt(&key.id, key.class, m, input)
+                    .map(Zeroizing::new)
+            } else {
+                device.decrypt(&key.id, key.class, m, input)
+            }
+        })
     }
 }
 

@@ -1,8 +1,7 @@
 //! The device behind a delegate slot, as the token sees it: opened from the slot's
 //! configuration, with the device's mechanism table kept once it has been read.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cryptoki_sys::*;
 
@@ -12,10 +11,16 @@ use crate::config::{DelegateConfig, DevicePin};
 use crate::error::{Error, Result};
 use crate::mechanism::Info;
 
+/// The device's mechanisms with their info, sorted by type.
+type Table = Box<[(CK_MECHANISM_TYPE, Info)]>;
+
 /// The device and what it offers (read on first need; a device's mechanisms do not change).
 pub(super) struct Delegate {
     device: Arc<Device>,
-    mechanisms: Mutex<Option<Arc<HashMap<CK_MECHANISM_TYPE, Info>>>>,
+    /// Read once, then consulted by every operation with a device key without a lock.
+    mechanisms: OnceLock<Table>,
+    /// Held while reading the table, so concurrent first callers ask the device once.
+    reading: Mutex<()>,
 }
 
 impl Delegate {
@@ -31,33 +36,44 @@ impl Delegate {
                 token: config.token.clone(),
                 pin,
             })),
-            mechanisms: Mutex::new(None),
+            mechanisms: OnceLock::new(),
+            reading: Mutex::new(()),
         }
     }
 
-    fn mechanisms(&self) -> Result<Arc<HashMap<CK_MECHANISM_TYPE, Info>>> {
-        let mut cached = self.mechanisms.lock().map_err(|_| Error::GeneralError)?;
-        if let Some(m) = &*cached {
-            return Ok(Arc::clone(m));
+    /// The table, read from the device on first need (an unreachable device is not
+    /// remembered: the next call asks again).
+    fn mechanisms(&self) -> Result<&Table> {
+        if let Some(t) = self.mechanisms.get() {
+            return Ok(t);
         }
-        let table: HashMap<_, _> = self
+        let _reading = self.reading.lock().map_err(|_| Error::GeneralError)?;
+        if let Some(t) = self.mechanisms.get() {
+            return Ok(t);
+        }
+        let mut table: Vec<_> = self
             .device
             .mechanisms()?
             .into_iter()
             .map(|(ty, min_key, max_key, flags)| {
-                (
-                    ty,
-                    Info {
-                        min_key,
-                        max_key,
-                        flags,
-                    },
-                )
+                let info = Info {
+                    min_key,
+                    max_key,
+                    flags,
+                };
+                (ty, info)
             })
             .collect();
-        let table = Arc::new(table);
-        *cached = Some(Arc::clone(&table));
-        Ok(table)
+        table.sort_unstable_by_key(|(ty, _)| *ty);
+        table.dedup_by_key(|(ty, _)| *ty);
+        Ok(self.mechanisms.get_or_init(|| table.into_boxed_slice()))
+    }
+
+    /// The device's info for `ty`, if it offers it.
+    fn mechanism(&self, ty: CK_MECHANISM_TYPE) -> Result<Option<Info>> {
+        let table = self.mechanisms()?;
+        let found = table.binary_search_by_key(&ty, |(t, _)| *t);
+        Ok(found.ok().map(|i| table[i].1))
     }
 }
 
@@ -83,7 +99,7 @@ impl Token {
     pub fn device_mechanism(&self, ty: CK_MECHANISM_TYPE) -> Result<Option<Info>> {
         match &self.delegate {
             None => Ok(None),
-            Some(d) => Ok(d.mechanisms()?.get(&ty).copied()),
+            Some(d) => d.mechanism(ty),
         }
     }
 

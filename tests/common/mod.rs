@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod child;
+pub mod delegate;
 pub mod lifecycle;
 pub mod trail;
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStringExt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as P11Error, RvError};
@@ -34,9 +34,12 @@ pub(super) struct Connection {
     pool: Pool,
     /// Holds the login: never checked out, closed when the connection is dropped.
     login: Mutex<Option<Session>>,
-    /// (CKA_ID, CKA_CLASS) → device object, for this connection only.
-    handles: Mutex<HashMap<(Vec<u8>, CK_OBJECT_CLASS), ObjectHandle>>,
+    /// CKA_ID → (CKA_CLASS, device object) pairs, for this connection only. Read on every
+    /// operation (shared, without copying the id), written when a key is first found.
+    handles: RwLock<HashMap<Box<[u8]>, Vec<(CK_OBJECT_CLASS, ObjectHandle)>>>,
 }
+
+type Handles = HashMap<Box<[u8]>, Vec<(CK_OBJECT_CLASS, ObjectHandle)>>;
 
 impl Connection {
     /// The load this connection belongs to.
@@ -57,24 +60,33 @@ impl Connection {
         self.pool.stats()
     }
 
-    fn handles(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(Vec<u8>, CK_OBJECT_CLASS), ObjectHandle>> {
-        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    fn handles_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handles> {
+        self.handles.write().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(super) fn cached(&self, id: &[u8], class: CK_OBJECT_CLASS) -> Option<ObjectHandle> {
-        self.handles().get(&(id.to_vec(), class)).copied()
+        let handles = self.handles.read().unwrap_or_else(|p| p.into_inner());
+        let pairs = handles.get(id)?;
+        pairs.iter().find(|(c, _)| *c == class).map(|(_, h)| *h)
     }
 
     pub(super) fn remember(&self, id: &[u8], class: CK_OBJECT_CLASS, handle: ObjectHandle) {
-        self.handles().insert((id.to_vec(), class), handle);
+        let mut handles = self.handles_mut();
+        let pairs = handles.entry(id.into()).or_default();
+        pairs.retain(|(c, _)| *c != class);
+        pairs.push((class, handle));
     }
 
     /// Forget the cached handles of `id` (every class, or just `class`).
     pub(super) fn forget(&self, id: &[u8], class: Option<CK_OBJECT_CLASS>) {
-        self.handles()
-            .retain(|(i, c), _| i != id || class.is_some_and(|k| k != *c));
+        let mut handles = self.handles_mut();
+        let Some(pairs) = handles.get_mut(id) else {
+            return;
+        };
+        pairs.retain(|(c, _)| class.is_some_and(|k| k != *c));
+        if pairs.is_empty() {
+            handles.remove(id);
+        }
     }
 }
 
@@ -173,7 +185,7 @@ pub(super) fn connect(
         slot,
         pool: Pool::new(max_idle),
         login: Mutex::new(Some(session)),
-        handles: Mutex::new(HashMap::new()),
+        handles: RwLock::new(HashMap::new()),
     })
 }
 

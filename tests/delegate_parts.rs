@@ -1,0 +1,111 @@
+//! Single-part and multi-part operations with device keys through libkeyward.so: Keyward
+//! collects a multi-part operation's input and hands the device the whole of it, and passes a
+//! single-part call's input straight through. Both must give the same results. Its own test
+//! binary: the module is loaded with a configuration whose only slot delegates (SoftHSMv2).
+
+use std::path::Path;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as P11Error, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectHandle};
+use cryptoki::session::Session;
+
+mod common;
+
+use common::delegate::{device_and_config, SOFTHSM};
+
+fn secret_key(s: &Session, mechanism: &Mechanism, usage: [Attribute; 2]) -> ObjectHandle {
+    let [a, b] = usage;
+    s.generate_key(
+        mechanism,
+        &[Attribute::ValueLen(32.into()), Attribute::Token(true), a, b],
+    )
+    .unwrap()
+}
+
+fn signature_invalid(r: cryptoki::error::Result<()>) -> bool {
+    matches!(r, Err(P11Error::Pkcs11(RvError::SignatureInvalid, _)))
+}
+
+/// HMAC: C_Sign and C_SignUpdate/C_SignFinal give the same MAC; C_Verify and
+/// C_VerifyUpdate/C_VerifyFinal accept it and refuse it for other data.
+fn hmac_single_and_multi_part_agree(s: &Session) {
+    let key = secret_key(
+        s,
+        &Mechanism::GenericSecretKeyGen,
+        [Attribute::Sign(true), Attribute::Verify(true)],
+    );
+    let mech = Mechanism::Sha256Hmac;
+    let data = b"one message, in three parts";
+    let single = s.sign(&mech, key, data).unwrap();
+    assert_eq!(single.len(), 32);
+    s.sign_init(&mech, key).unwrap();
+    for part in data.chunks(10) {
+        s.sign_update(part).unwrap();
+    }
+    assert_eq!(s.sign_final().unwrap(), single, "multi-part MAC differs");
+    assert_ne!(s.sign(&mech, key, b"other data").unwrap(), single);
+
+    s.verify(&mech, key, data, &single).unwrap();
+    s.verify_init(&mech, key).unwrap();
+    for part in data.chunks(7) {
+        s.verify_update(part).unwrap();
+    }
+    s.verify_final(&single).unwrap();
+    assert!(signature_invalid(s.verify(
+        &mech,
+        key,
+        b"other data",
+        &single
+    )));
+    s.verify_init(&mech, key).unwrap();
+    s.verify_update(b"other ").unwrap();
+    assert!(signature_invalid(s.verify_final(&single)));
+}
+
+/// AES-CBC-PAD: C_Encrypt and C_EncryptUpdate/C_EncryptFinal give the same ciphertext, and
+/// both ways of decrypting give the plaintext back.
+fn aes_single_and_multi_part_agree(s: &Session) {
+    let key = secret_key(
+        s,
+        &Mechanism::AesKeyGen,
+        [Attribute::Encrypt(true), Attribute::Decrypt(true)],
+    );
+    let mech = Mechanism::AesCbcPad([7u8; 16]);
+    let plain = b"forty-one bytes of plaintext, not aligned".to_vec();
+    let single = s.encrypt(&mech, key, &plain).unwrap();
+    assert_eq!(single.len(), 48);
+    s.encrypt_init(&mech, key).unwrap();
+    let mut multi = Vec::new();
+    for part in plain.chunks(9) {
+        multi.extend(s.encrypt_update(part).unwrap());
+    }
+    multi.extend(s.encrypt_final().unwrap());
+    assert_eq!(multi, single, "multi-part ciphertext differs");
+
+    assert_eq!(s.decrypt(&mech, key, &single).unwrap(), plain);
+    s.decrypt_init(&mech, key).unwrap();
+    let mut back = Vec::new();
+    for part in single.chunks(5) {
+        back.extend(s.decrypt_update(part).unwrap());
+    }
+    back.extend(s.decrypt_final().unwrap());
+    assert_eq!(back, plain);
+}
+
+#[test]
+fn single_and_multi_part_operations_with_device_keys_agree() {
+    if !Path::new(SOFTHSM).exists() {
+        eprintln!("SKIPPED: {SOFTHSM} is not installed (CI installs softhsm2)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("KEYWARD_CONF", device_and_config(dir.path()));
+    let p11 = Pkcs11::new(common::module_path()).unwrap();
+    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let (_, s) = common::delegate::user_session(&p11);
+    hmac_single_and_multi_part_agree(&s);
+    aes_single_and_multi_part_agree(&s);
+}
