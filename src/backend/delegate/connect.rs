@@ -36,7 +36,7 @@ pub(super) struct Connection {
     login: Mutex<Option<Session>>,
     /// CKA_ID → (CKA_CLASS, device object) pairs, for this connection only. Read on every
     /// operation (shared, without copying the id), written when a key is first found.
-    handles: RwLock<HashMap<Box<[u8]>, Vec<(CK_OBJECT_CLASS, ObjectHandle)>>>,
+    handles: RwLock<Handles>,
 }
 
 type Handles = HashMap<Box<[u8]>, Vec<(CK_OBJECT_CLASS, ObjectHandle)>>;
