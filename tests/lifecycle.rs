@@ -185,6 +185,34 @@ fn usage_limits_count_protect_operations_only() {
     }
 }
 
+/// A session that uses one key again and again (Keyward then reuses its last grant of that
+/// use) sees a change made from another session of this process at its very next operation:
+/// a suspension, a resumption, a destruction.
+#[test]
+fn another_sessions_change_applies_at_the_next_operation() {
+    let (slot, _) = common::fresh_token();
+    let a = common::p11().open_rw_session(slot).unwrap();
+    a.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    let b = common::p11().open_rw_session(slot).unwrap();
+    let key = mac_key(&a, &[Attribute::Token(true)]);
+    for _ in 0..3 {
+        a.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    }
+    set_state(&b, key, SUSPENDED).unwrap();
+    assert_rv(
+        a.sign(&Mechanism::Sha256Hmac, key, MSG),
+        RvError::KeyFunctionNotPermitted,
+    );
+    set_state(&b, key, ACTIVE).unwrap();
+    a.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    a.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    b.destroy_object(key).unwrap();
+    assert_rv(
+        a.sign(&Mechanism::Sha256Hmac, key, MSG),
+        RvError::KeyHandleInvalid,
+    );
+}
+
 /// Two other processes sign concurrently with a token key limited to 25 uses; between them
 /// they get exactly 25, and then this process's next sign is refused. One of them then
 /// suspends another key, and this process sees it at its next operation without reopening.

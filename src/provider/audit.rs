@@ -105,8 +105,8 @@ impl Provider {
         usage: CK_ATTRIBUTE_TYPE,
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
-        let (_, token) = self.session_token(h)?;
-        let r = self.operation_object_unaudited(token, h, key, usage, m);
+        let (s, token) = self.session_token(h)?;
+        let r = self.operation_object_unaudited(token, &s, key, usage, m);
         if !token.audits() {
             return r;
         }

@@ -1,5 +1,6 @@
 //! Sessions: typed handles, the session state, and the active operations (one per kind).
 
+mod grant;
 mod handles;
 mod output;
 
@@ -7,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use cryptoki_sys::*;
 
+pub use grant::{Grant, LastGrant};
 pub use handles::HandleHashing;
 pub use output::{produce, Active, Call, Out};
 
@@ -94,6 +96,8 @@ pub struct Session {
     pub slot: usize,
     pub rw: bool,
     ops: Mutex<Ops>,
+    /// The last key use granted in this session (see `grant.rs`).
+    pub grant: LastGrant,
 }
 
 impl std::fmt::Debug for Session {
@@ -112,6 +116,7 @@ impl Session {
             slot,
             rw,
             ops: Mutex::new(Ops::default()),
+            grant: LastGrant::default(),
         }
     }
 

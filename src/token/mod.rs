@@ -8,7 +8,7 @@ mod objects;
 mod users;
 mod watch;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cryptoki_sys::*;
@@ -55,6 +55,9 @@ pub struct Token {
     config: SlotConfig,
     store: Box<dyn Store>,
     state: RwLock<State>,
+    /// Advanced each time the state's write lock is taken: a session's last grant of a key
+    /// use is reused only while it has not moved (`session/grant.rs`).
+    generation: AtomicU64,
     watch: watch::WalWatch,
     audit: Option<crate::audit::AuditLog>,
     /// The token label (audit records carry it); set at open and by C_InitToken.
@@ -104,6 +107,7 @@ impl Token {
             audit: audit::open(&config)?,
             label: RwLock::new(label.into()),
             delegate: config.delegate.as_ref().map(device::Delegate::open),
+            generation: AtomicU64::new(0),
             watch: watch::WalWatch::new(config.db_path()),
             refused: Default::default(),
             config,
@@ -126,8 +130,18 @@ impl Token {
         self.state.read().map_err(|_| Error::GeneralError)
     }
 
+    /// The state for writing. Every change to it passes here, so the generation moves
+    /// before any change is made (and before any reader can see one).
     pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, State>> {
-        self.state.write().map_err(|_| Error::GeneralError)
+        let st = self.state.write().map_err(|_| Error::GeneralError)?;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(st)
+    }
+
+    /// How many times the state has been opened for writing (see [`Token::write`]). Read it
+    /// before reading the state the answer depends on.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn login_state(&self) -> Result<Login> {
