@@ -89,15 +89,21 @@ fn cases() -> [Case; 3] {
 }
 
 /// A token key for `case`, made as a delegate slot makes device keys (private, sensitive,
-/// non-extractable), so both paths sign with the same kind of device object. The signing
-/// key first, then any other object to destroy afterwards.
+/// non-extractable, a 16-byte CKA_ID and a 40-byte CKA_LABEL, as applications label their
+/// keys), so both paths sign with the same kind of device object. The signing key first,
+/// then any other object to destroy afterwards.
 fn make_key(s: &Session, case: &Case) -> cryptoki::error::Result<Vec<ObjectHandle>> {
+    let mut id = [0u8; 16];
+    s.generate_random_slice(&mut id)?;
+    let label: String = id.iter().map(|b| format!("{b:02x}")).collect();
     let private = [
         Attribute::Sign(true),
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
+        Attribute::Id(id.to_vec()),
+        Attribute::Label(format!("delegate:{label}").into_bytes()),
     ];
     let (mechanism, parameter) = match case.only {
         "HMAC" => {
@@ -112,7 +118,12 @@ fn make_key(s: &Session, case: &Case) -> cryptoki::error::Result<Vec<ObjectHandl
             Attribute::ModulusBits(2048.into()),
         ),
     };
-    let public = [parameter, Attribute::Verify(true), Attribute::Token(true)];
+    let public = [
+        parameter,
+        Attribute::Verify(true),
+        Attribute::Token(true),
+        Attribute::Id(id.to_vec()),
+    ];
     let (public, private) = s.generate_key_pair(&mechanism, &public, &private)?;
     Ok(vec![private, public])
 }

@@ -16,6 +16,7 @@ use crate::mechanism::MechanismRequest;
 use crate::object::attr::parse_ulong;
 use crate::object::vendor::{CKA_KW_REVOCATION_REASON, CKA_KW_STATE};
 use crate::object::{Attributes, Object};
+use crate::session::Session;
 use crate::token::{ObjectHandle, Subject, Token};
 
 /// The operation a usage attribute stands for, as records name it.
@@ -106,7 +107,20 @@ impl Provider {
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
         let (s, token) = self.session_token(h)?;
-        let r = self.operation_object_unaudited(token, &s, key, usage, m);
+        self.session_operation_object(&s, token, key, usage, m)
+    }
+
+    /// [`Self::operation_object`] for a session the caller has looked up already.
+    pub(super) fn session_operation_object(
+        &self,
+        s: &Session,
+        token: &Token,
+        key: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        m: &MechanismRequest,
+    ) -> Result<Arc<Object>> {
+        let h = s.handle.0;
+        let r = self.operation_object_unaudited(token, s, key, usage, m);
         if !token.audits() {
             return r;
         }

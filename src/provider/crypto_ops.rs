@@ -190,17 +190,6 @@ impl Provider {
             .map(Some)
     }
 
-    /// The key material behind `key`, checked as [`Self::operation_object`] does.
-    fn operation_key(
-        &self,
-        h: CK_SESSION_HANDLE,
-        key: CK_OBJECT_HANDLE,
-        usage: CK_ATTRIBUTE_TYPE,
-        m: &MechanismRequest,
-    ) -> Result<Arc<KeyMaterial>> {
-        self.operation_object(h, key, usage, m)?.key()
-    }
-
     /// Common shape of every C_*Init that takes a key.
     fn key_init<T>(
         &self,
@@ -211,15 +200,16 @@ impl Provider {
         pick: fn(&mut Ops) -> &mut Option<T>,
         build: impl FnOnce(&dyn mechanism::Mechanism, &Arc<KeyMaterial>) -> Result<T>,
     ) -> Result<()> {
-        let s = self.session(h)?;
+        let (s, token) = self.session_token(h)?;
         let mut ops = s.ops()?;
         if pick(&mut ops).is_some() {
             return Err(Error::OperationActive);
         }
         let mech = mechanism::lookup(m.ty)?;
-        let material = self.operation_key(h, key, usage, m)?;
-        let device =
-            super::delegate::DeviceOps::for_key(self.token(s.slot as CK_SLOT_ID)?, &material)?;
+        let material = self
+            .session_operation_object(&s, token, key, usage, m)?
+            .key()?;
+        let device = super::delegate::DeviceOps::for_key(token, &material)?;
         let mech = match &device {
             Some(d) => d as &dyn mechanism::Mechanism,
             None => mech,
