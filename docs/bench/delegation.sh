@@ -2,14 +2,18 @@
 # Reproduce the delegation cost in docs/delegation.md: signing through a Keyward delegate slot
 # backed by a SoftHSM token, against signing with a second SoftHSM token through a copy of the
 # same SoftHSM library loaded directly (so the two never share one library instance).
-# examples/delegate_cost signs a fixed number of times in one thread with token keys; the two
-# paths alternate, ROUNDS times, each pinned to one core, and the medians are compared.
-# Writes docs/bench/delegation.txt. Run on a quiet machine (no build or test running).
+# examples/delegate_cost loads both modules in one process and alternates blocks of BLOCK
+# signatures between them, pinned to one core; each pair of blocks gives one ratio, and the
+# median ratio of a run is its overhead. A slow spell of a shared host slows both blocks of a
+# pair, so it cancels out. RUNS runs per operation; their medians are reported, and the middle
+# one is the figure.
+# Writes docs/bench/delegation.txt. Run on a machine with no build or test running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
-ROUNDS=${ROUNDS:-7}
-N=${N:-20000}   # HMAC and ECDSA operations per run; RSA runs N/10
+RUNS=${RUNS:-5}
+N=${N:-60000}     # HMAC and ECDSA signatures per path and run; RSA signs N/10
+BLOCK=${BLOCK:-100}
 CPU=${CPU:-1}
 
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --lib --bins --example delegate_cost
@@ -35,28 +39,26 @@ TOML
 export KEYWARD_CONF=$WORK/keyward.toml
 KEYWARD_SO_PIN=$SO_PIN KEYWARD_PIN=$PIN target/release/keyward init --label kwd >/dev/null
 
-# run MODULE TOKEN ONLY: one run's µs/op (wall clock, the example's own figure)
+# run OP: one paired run; prints "base keyward ratio" (µs/op, µs/op, ratio)
 run() {
-  DELEGATE_COST_MODULE=$1 DELEGATE_COST_TOKEN=$2 DELEGATE_COST_PIN=$PIN DELEGATE_COST_ONLY=$3 \
-    DELEGATE_COST_N=$N taskset -c "$CPU" target/release/examples/delegate_cost |
-    sed -n 's/.* \([0-9.]*\) µs\/op.*/\1/p'
+  DELEGATE_COST_MODULE=target/release/libkeyward.so DELEGATE_COST_TOKEN=kwd \
+    DELEGATE_COST_BASE_MODULE="$WORK/libsofthsm2-direct.so" DELEGATE_COST_BASE_TOKEN=direct \
+    DELEGATE_COST_PIN=$PIN DELEGATE_COST_ONLY=$1 DELEGATE_COST_N=$N DELEGATE_COST_BLOCK=$BLOCK \
+    taskset -c "$CPU" target/release/examples/delegate_cost |
+    sed -n 's/.*base \([0-9.]*\) µs\/op, subject \([0-9.]*\) µs\/op, median ratio \([0-9.]*\).*/\1 \2 \3/p'
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 {
-  echo "delegate_cost, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, one thread pinned to CPU $CPU,"
-  echo "$ROUNDS alternating rounds of N=$N (RSA N/10) signatures; medians of µs per operation"
-  printf '%-10s %12s %12s %10s   %s\n' operation "direct µs" "Keyward µs" "overhead" "per round (direct/Keyward)"
+  echo "delegate_cost (paired), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, pinned to CPU $CPU,"
+  echo "$RUNS runs per operation, each $N signatures per path (RSA N/10) in alternating blocks of $BLOCK"
+  echo "(RSA BLOCK/10); per run: median µs/op of each path and the median per-pair ratio"
+  printf '%-9s %10s %10s %9s   %s\n' operation "direct µs" "Keyward µs" "overhead" "per run (direct/Keyward overhead)"
   for op in HMAC ECDSA RSA; do
-    d=() k=()
-    for _ in $(seq "$ROUNDS"); do
-      d+=("$(run "$WORK/libsofthsm2-direct.so" direct "$op")")
-      k+=("$(run target/release/libkeyward.so kwd "$op")")
-    done
-    md=$(printf '%s\n' "${d[@]}" | median)
-    mk=$(printf '%s\n' "${k[@]}" | median)
-    rounds=$(paste -d/ <(printf '%s\n' "${d[@]}") <(printf '%s\n' "${k[@]}") | tr '\n' ' ')
-    printf '%-10s %12.2f %12.2f %9.1f%%   %s\n' "$op" "$md" "$mk" \
-      "$(awk -v d="$md" -v k="$mk" 'BEGIN {print (k / d - 1) * 100}')" "$rounds"
+    rows=()
+    for _ in $(seq "$RUNS"); do rows+=("$(run "$op")"); done
+    mid=$(printf '%s\n' "${rows[@]}" | sort -g -k3 | sed -n "$(((RUNS + 1) / 2))p")
+    read -r b k r <<<"$mid"
+    runs=$(printf '%s\n' "${rows[@]}" | awk '{printf "%s/%s %+.1f%%  ", $1, $2, ($3 - 1) * 100}')
+    printf '%-9s %10.2f %10.2f %+8.1f%%   %s\n' "$op" "$b" "$k" "$(awk -v r="$r" 'BEGIN {print (r - 1) * 100}')" "$runs"
   done
 } | tee docs/bench/delegation.txt

@@ -16,7 +16,8 @@ use crate::mechanism::MechanismRequest;
 use crate::object::attr::parse_ulong;
 use crate::object::vendor::{CKA_KW_REVOCATION_REASON, CKA_KW_STATE};
 use crate::object::{Attributes, Object};
-use crate::session::Session;
+use crate::policy::lifecycle;
+use crate::session::{Grant, Question, Session};
 use crate::token::{ObjectHandle, Subject, Token};
 
 /// The operation a usage attribute stands for, as records name it.
@@ -110,7 +111,9 @@ impl Provider {
         self.session_operation_object(&s, token, key, usage, m)
     }
 
-    /// [`Self::operation_object`] for a session the caller has looked up already.
+    /// [`Self::operation_object`] for a session the caller has looked up already. A question
+    /// the session's last grant answered, with nothing changed since, is answered again
+    /// without the checks, and its record written again (`session/grant.rs`).
     pub(super) fn session_operation_object(
         &self,
         s: &Session,
@@ -120,23 +123,54 @@ impl Provider {
         m: &MechanismRequest,
     ) -> Result<Arc<Object>> {
         let h = s.handle.0;
-        let r = self.operation_object_unaudited(token, s, key, usage, m);
-        if !token.audits() {
-            return r;
+        // Another process may have changed the key's lifecycle: one stat of the WAL file when
+        // nothing changed, a reload of the changed objects when something did.
+        let asked = token.sync_if_written().map(|()| Question {
+            key,
+            usage,
+            mechanism: m.ty,
+            generation: token.generation(),
+            day: lifecycle::today(),
+        });
+        if let Some((obj, event)) = asked.as_ref().ok().and_then(|q| s.grant.reuse(q)) {
+            if let Some(event) = event {
+                token.record(event)?;
+            }
+            return Ok(obj);
         }
-        let subject = match &r {
-            Ok(obj) => Some(Subject::of(obj)),
-            Err(_) => self.subject(h, key),
+        let checked = asked.and_then(|q| {
+            let (obj, reusable) = self.check_use(token, h, key, usage, m, &q.day)?;
+            Ok((obj, reusable, q))
+        });
+        let (obj, reusable, question) = match checked {
+            Ok(granted) => granted,
+            Err(e) if token.audits() => {
+                let subject = self.subject(h, key);
+                let op = use_name(usage);
+                return audited(
+                    token,
+                    h,
+                    op,
+                    subject.as_ref(),
+                    Some(m.ty),
+                    String::new(),
+                    Err(e),
+                );
+            }
+            Err(e) => return Err(e),
         };
-        audited(
-            token,
-            h,
-            use_name(usage),
-            subject.as_ref(),
-            Some(m.ty),
-            String::new(),
-            r,
-        )
+        let event = token.use_event(h, use_name(usage), &Subject::of(&obj), m.ty)?;
+        if let Some(event) = &event {
+            token.record(event.clone())?;
+        }
+        if reusable {
+            s.grant.remember(Grant {
+                question,
+                object: Arc::downgrade(&obj),
+                event,
+            });
+        }
+        Ok(obj)
     }
 
     /// C_Login: success and failure, naming who tried.

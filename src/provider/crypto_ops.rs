@@ -16,7 +16,7 @@ use crate::object::vendor::{
 };
 use crate::object::Object;
 use crate::policy::lifecycle::{self, Use};
-use crate::session::{produce, Active, Call, Grant, Kind, Ops, Out, Session};
+use crate::session::{produce, Active, Call, Kind, Ops, Out};
 use crate::token::ObjectHandle;
 
 /// Start an operation in the slot `pick` selects: CKR_OPERATION_ACTIVE if one runs.
@@ -44,44 +44,12 @@ pub(super) fn feed<T>(slot: &mut Option<T>, f: impl FnOnce(&mut T) -> Result<()>
 }
 
 impl Provider {
-    /// The key object behind `key` for an operation needing `usage` with mechanism `m` in
-    /// session `s`: CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT,
-    /// CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_MECHANISM_INVALID. The session's last grant answers
-    /// a repeated question while nothing it depends on has changed (`session/grant.rs`).
-    pub(super) fn operation_object_unaudited(
-        &self,
-        token: &crate::token::Token,
-        s: &Session,
-        key: CK_OBJECT_HANDLE,
-        usage: CK_ATTRIBUTE_TYPE,
-        m: &MechanismRequest,
-    ) -> Result<Arc<Object>> {
-        // Another process may have changed the key's lifecycle: one stat of the WAL file when
-        // nothing changed, a reload of the changed objects when something did.
-        token.sync_if_written()?;
-        let generation = token.generation();
-        let day = lifecycle::today();
-        if let Some(obj) = s.grant.reuse(key, usage, m.ty, generation, &day) {
-            return Ok(obj);
-        }
-        let (obj, reusable) = self.check_use(token, s.handle.0, key, usage, m, &day)?;
-        if reusable {
-            s.grant.remember(Grant {
-                key,
-                usage,
-                mechanism: m.ty,
-                generation,
-                day,
-                object: Arc::downgrade(&obj),
-            });
-        }
-        Ok(obj)
-    }
-
-    /// Every check of a key use (see [`Self::operation_object_unaudited`]), on `day`; with
-    /// whether the answer may be reused: not for a key with a usage limit (each use counts)
-    /// or a rotation period (due at a time of day).
-    fn check_use(
+    /// Every check of the key object behind `key` for an operation needing `usage` with
+    /// mechanism `m`, on `day`: CKR_KEY_HANDLE_INVALID, CKR_KEY_TYPE_INCONSISTENT,
+    /// CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_MECHANISM_INVALID. With whether the answer may be
+    /// reused (`session/grant.rs`): not for a key with a usage limit (each use counts) or a
+    /// rotation period (due at a time of day).
+    pub(super) fn check_use(
         &self,
         token: &crate::token::Token,
         h: CK_SESSION_HANDLE,

@@ -20,20 +20,28 @@ use std::sync::{Arc, Mutex, Weak};
 
 use cryptoki_sys::*;
 
+use crate::audit::Event;
 use crate::object::Object;
 
-/// What a grant answered, and the question it answered.
-#[derive(Clone, Debug)]
-pub struct Grant {
+/// What a key use asks: this key, for this usage, with this mechanism, with the token at this
+/// generation (read before the checks ran), on this day (YYYYMMDD, UTC).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
     pub key: CK_OBJECT_HANDLE,
     pub usage: CK_ATTRIBUTE_TYPE,
     pub mechanism: CK_MECHANISM_TYPE,
-    /// The token generation read before the checks ran.
     pub generation: u64,
-    /// The day (YYYYMMDD, UTC) the checks ran.
     pub day: [u8; 8],
-    /// The key object the operation uses.
+}
+
+/// A granted key use: the question, the key object the operation uses, and the audit record
+/// of the use (the same at each reuse: same session, key, mechanism, and, at the same
+/// generation, the same user; None when the token keeps no trail).
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub question: Question,
     pub object: Weak<Object>,
+    pub event: Option<Event>,
 }
 
 /// A session's last grant (none at first).
@@ -41,27 +49,12 @@ pub struct Grant {
 pub struct LastGrant(Mutex<Option<Grant>>);
 
 impl LastGrant {
-    /// The key object of the last grant if it answered this very question.
-    pub fn reuse(
-        &self,
-        key: CK_OBJECT_HANDLE,
-        usage: CK_ATTRIBUTE_TYPE,
-        mechanism: CK_MECHANISM_TYPE,
-        generation: u64,
-        day: &[u8; 8],
-    ) -> Option<Arc<Object>> {
+    /// The key object and audit record of the last grant, if it answered this very question
+    /// and its object is still alive.
+    pub fn reuse(&self, question: &Question) -> Option<(Arc<Object>, Option<Event>)> {
         let last = self.0.lock().ok()?;
-        let g = last.as_ref()?;
-        let same = g.key == key
-            && g.usage == usage
-            && g.mechanism == mechanism
-            && g.generation == generation
-            && g.day == *day;
-        if same {
-            g.object.upgrade()
-        } else {
-            None
-        }
+        let g = last.as_ref().filter(|g| g.question == *question)?;
+        Some((g.object.upgrade()?, g.event.clone()))
     }
 
     /// Remember `grant` (replacing the last one).
@@ -84,34 +77,61 @@ mod tests {
         Arc::new(Object::new(a).unwrap())
     }
 
-    #[test]
-    fn reused_only_for_the_same_question_generation_and_day() {
-        let last = LastGrant::default();
-        let day = *b"20261207";
-        assert!(last.reuse(5, CKA_SIGN, CKM_SHA256_HMAC, 1, &day).is_none());
-        let object = object();
-        last.remember(Grant {
+    fn question() -> Question {
+        Question {
             key: 5,
             usage: CKA_SIGN,
             mechanism: CKM_SHA256_HMAC,
             generation: 1,
-            day,
+            day: *b"20261207",
+        }
+    }
+
+    #[test]
+    fn reused_only_for_the_same_question_while_the_object_lives() {
+        let last = LastGrant::default();
+        assert!(last.reuse(&question()).is_none());
+        let object = object();
+        let event = Event {
+            operation: "sign".into(),
+            ..Event::default()
+        };
+        last.remember(Grant {
+            question: question(),
             object: Arc::downgrade(&object),
+            event: Some(event.clone()),
         });
-        let hit = last.reuse(5, CKA_SIGN, CKM_SHA256_HMAC, 1, &day).unwrap();
+        let (hit, recorded) = last.reuse(&question()).unwrap();
         assert!(Arc::ptr_eq(&hit, &object));
-        assert!(last.reuse(6, CKA_SIGN, CKM_SHA256_HMAC, 1, &day).is_none());
-        assert!(last
-            .reuse(5, CKA_VERIFY, CKM_SHA256_HMAC, 1, &day)
-            .is_none());
-        assert!(last.reuse(5, CKA_SIGN, CKM_SHA384_HMAC, 1, &day).is_none());
-        assert!(last.reuse(5, CKA_SIGN, CKM_SHA256_HMAC, 2, &day).is_none());
-        assert!(last
-            .reuse(5, CKA_SIGN, CKM_SHA256_HMAC, 1, b"20261208")
-            .is_none());
+        assert_eq!(recorded, Some(event));
+        let other = [
+            Question {
+                key: 6,
+                ..question()
+            },
+            Question {
+                usage: CKA_VERIFY,
+                ..question()
+            },
+            Question {
+                mechanism: CKM_SHA384_HMAC,
+                ..question()
+            },
+            Question {
+                generation: 2,
+                ..question()
+            },
+            Question {
+                day: *b"20261208",
+                ..question()
+            },
+        ];
+        for q in other {
+            assert!(last.reuse(&q).is_none(), "{q:?}");
+        }
         drop((hit, object));
         assert!(
-            last.reuse(5, CKA_SIGN, CKM_SHA256_HMAC, 1, &day).is_none(),
+            last.reuse(&question()).is_none(),
             "the grant kept its object alive"
         );
     }

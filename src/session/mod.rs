@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use cryptoki_sys::*;
 
-pub use grant::{Grant, LastGrant};
+pub use grant::{Grant, LastGrant, Question};
 pub use handles::HandleHashing;
 pub use output::{produce, Active, Call, Out};
 

@@ -83,12 +83,8 @@ impl Token {
         if self.audit.is_none() {
             return Ok(());
         }
-        let (user, role) = match self.read()?.principal.as_ref() {
-            Some(p) => (Text::Shared(p.name.clone()), Text::Static(p.role.name())),
-            None => (Text::default(), Text::default()),
-        };
         self.audit_by(
-            (user, role),
+            self.who()?,
             session,
             operation,
             subject,
@@ -118,7 +114,7 @@ impl Token {
     #[allow(clippy::too_many_arguments)]
     fn audit_by(
         &self,
-        (user, role): (Text, Text),
+        who: (Text, Text),
         session: CK_SESSION_HANDLE,
         operation: &'static str,
         subject: Option<&Subject>,
@@ -126,11 +122,69 @@ impl Token {
         result: std::result::Result<(), Error>,
         detail: String,
     ) -> Result<()> {
-        let Some(log) = &self.audit else {
+        if self.audit.is_none() {
             return Ok(());
-        };
+        }
         let subject = subject.cloned().unwrap_or_default();
-        log.record(Event {
+        let event = self.event(who, session, operation, subject, mechanism, result, detail)?;
+        self.record(event)
+    }
+
+    /// The record of an authorised key use (CKR_OK, no detail) by whoever is logged in, as
+    /// [`Token::audit`] would write it; None when the token keeps no trail. A session reuses
+    /// it with its grant (`session/grant.rs`).
+    pub fn use_event(
+        &self,
+        session: CK_SESSION_HANDLE,
+        operation: &'static str,
+        subject: &Subject,
+        mechanism: CK_MECHANISM_TYPE,
+    ) -> Result<Option<Event>> {
+        if self.audit.is_none() {
+            return Ok(None);
+        }
+        let who = self.who()?;
+        let subject = subject.clone();
+        let event = self.event(
+            who,
+            session,
+            operation,
+            subject,
+            Some(mechanism),
+            Ok(()),
+            String::new(),
+        );
+        event.map(Some)
+    }
+
+    /// Record a prepared event. Errors as [`Token::audit`].
+    pub fn record(&self, event: Event) -> Result<()> {
+        match &self.audit {
+            Some(log) => log.record(event),
+            None => Ok(()),
+        }
+    }
+
+    /// Who is logged in, as records name them (empty texts when nobody is).
+    fn who(&self) -> Result<(Text, Text)> {
+        Ok(match self.read()?.principal.as_ref() {
+            Some(p) => (Text::Shared(p.name.clone()), Text::Static(p.role.name())),
+            None => (Text::default(), Text::default()),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        (user, role): (Text, Text),
+        session: CK_SESSION_HANDLE,
+        operation: &'static str,
+        subject: Subject,
+        mechanism: Option<CK_MECHANISM_TYPE>,
+        result: std::result::Result<(), Error>,
+        detail: String,
+    ) -> Result<Event> {
+        Ok(Event {
             user,
             role,
             token: self.label()?,
