@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Reproduce the delegation cost in docs/delegation.md: signing through a Keyward delegate slot
 # backed by a SoftHSM token, against signing with a second SoftHSM token through a copy of the
-# same SoftHSM library loaded directly (so the two never share one library instance).
-# examples/delegate_cost loads both modules in one process and alternates blocks of BLOCK
-# signatures between them, pinned to one core; each pair of blocks gives one ratio, and the
-# median ratio of a run is its overhead. A slow spell of a shared host slows both blocks of a
-# pair, so it cancels out. RUNS runs per operation; their medians are reported, and the middle
-# one is the figure.
+# same SoftHSM library loaded directly (so the two never share one library instance). Two
+# ways, both pinned to one core:
+# - paired: examples/delegate_cost loads both modules in one process and alternates blocks of
+#   BLOCK signatures between them; each pair of blocks gives one ratio, and the median ratio
+#   of a run is its overhead. A slow spell of a shared host slows both blocks of a pair, so it
+#   cancels out. RUNS runs per operation; the run with the middle overhead is the figure.
+# - separate: one process per path, as an application would run, ROUNDS rounds alternating
+#   which path goes first; each round's two runs give one ratio, and the median is the figure.
+#   The direct process then has no Keyward in it (no shared heap, no audit thread), but
+#   rounds are seconds apart, so a noisy host spreads them widely.
 # Writes docs/bench/delegation.txt. Run on a machine with no build or test running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 RUNS=${RUNS:-5}
-N=${N:-60000}     # HMAC and ECDSA signatures per path and run; RSA signs N/10
+N=${N:-60000}     # paired: HMAC and ECDSA signatures per path and run; RSA signs N/10
 BLOCK=${BLOCK:-100}
+ROUNDS=${ROUNDS:-11}
+SEP_N=${SEP_N:-40000}  # separate: HMAC signatures per process; ECDSA SEP_N/3, RSA SEP_N/30
 CPU=${CPU:-1}
 
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --lib --bins --example delegate_cost
@@ -48,10 +54,19 @@ run() {
     sed -n 's/.*base \([0-9.]*\) µs\/op, subject \([0-9.]*\) µs\/op, median ratio \([0-9.]*\).*/\1 \2 \3/p'
 }
 
+# one OP MODULE TOKEN N: one process signing N times; prints its µs/op
+one() {
+  DELEGATE_COST_MODULE=$2 DELEGATE_COST_TOKEN=$3 DELEGATE_COST_PIN=$PIN DELEGATE_COST_ONLY=$1 \
+    DELEGATE_COST_N=$4 taskset -c "$CPU" target/release/examples/delegate_cost |
+    sed -n 's/.* \([0-9.]*\) µs\/op.*/\1/p'
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
 {
-  echo "delegate_cost (paired), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, pinned to CPU $CPU,"
-  echo "$RUNS runs per operation, each $N signatures per path (RSA N/10) in alternating blocks of $BLOCK"
-  echo "(RSA BLOCK/10); per run: median µs/op of each path and the median per-pair ratio"
+  echo "delegate_cost, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, pinned to CPU $CPU"
+  echo
+  echo "paired: $RUNS runs per operation, each $N signatures per path (RSA N/10) in alternating"
+  echo "blocks of $BLOCK (RSA BLOCK/10); per run: median µs/op of each path, median per-pair ratio"
   printf '%-9s %10s %10s %9s   %s\n' operation "direct µs" "Keyward µs" "overhead" "per run (direct/Keyward overhead)"
   for op in HMAC ECDSA RSA; do
     rows=()
@@ -60,5 +75,27 @@ run() {
     read -r b k r <<<"$mid"
     runs=$(printf '%s\n' "${rows[@]}" | awk '{printf "%s/%s %+.1f%%  ", $1, $2, ($3 - 1) * 100}')
     printf '%-9s %10.2f %10.2f %+8.1f%%   %s\n' "$op" "$b" "$k" "$(awk -v r="$r" 'BEGIN {print (r - 1) * 100}')" "$runs"
+  done
+  echo
+  echo "separate: $ROUNDS rounds of one process per path (HMAC $SEP_N signatures, ECDSA $((SEP_N / 3)),"
+  echo "RSA $((SEP_N / 30))); medians of µs/op and of the per-round ratio"
+  printf '%-9s %10s %10s %9s   %s\n' operation "direct µs" "Keyward µs" "overhead" "per round (direct/Keyward)"
+  for op in HMAC ECDSA RSA; do
+    case $op in HMAC) n=$SEP_N ;; ECDSA) n=$((SEP_N / 3)) ;; RSA) n=$((SEP_N / 3)) ;; esac
+    d=() k=() r=()
+    for i in $(seq "$ROUNDS"); do
+      if [ $((i % 2)) = 1 ]; then
+        dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n")
+        kk=$(one "$op" target/release/libkeyward.so kwd "$n")
+      else
+        kk=$(one "$op" target/release/libkeyward.so kwd "$n")
+        dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n")
+      fi
+      d+=("$dd") k+=("$kk") r+=("$(awk -v d="$dd" -v k="$kk" 'BEGIN {print k / d}')")
+    done
+    mr=$(printf '%s\n' "${r[@]}" | median)
+    rounds=$(paste -d/ <(printf '%s\n' "${d[@]}") <(printf '%s\n' "${k[@]}") | tr '\n' ' ')
+    printf '%-9s %10.2f %10.2f %+8.1f%%   %s\n' "$op" "$(printf '%s\n' "${d[@]}" | median)" \
+      "$(printf '%s\n' "${k[@]}" | median)" "$(awk -v r="$mr" 'BEGIN {print (r - 1) * 100}')" "$rounds"
   done
 } | tee docs/bench/delegation.txt
