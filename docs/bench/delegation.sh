@@ -8,9 +8,10 @@
 #   of a run is its overhead. A slow spell of a shared host slows both blocks of a pair, so it
 #   cancels out. RUNS runs per operation; the run with the middle overhead is the figure.
 # - separate: one process per path, as an application would run, ROUNDS rounds alternating
-#   which path goes first; each round's two runs give one ratio, and the median is the figure.
-#   The direct process then has no Keyward in it (no shared heap, no audit thread), but
-#   rounds are seconds apart, so a noisy host spreads them widely.
+#   which path goes first. The direct process then has no Keyward in it (no shared heap, no
+#   audit thread), but rounds are seconds apart, so a noisy host spreads them widely. Each
+#   process reports its mean and the 10th percentile of its blocks of BLOCK signatures (the
+#   blocks no neighbour slowed); per round, each gives a ratio; the medians are the figures.
 # Writes docs/bench/delegation.txt. Run on a machine with no build or test running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,11 +55,11 @@ run() {
     sed -n 's/.*base \([0-9.]*\) µs\/op, subject \([0-9.]*\) µs\/op, median ratio \([0-9.]*\).*/\1 \2 \3/p'
 }
 
-# one OP MODULE TOKEN N: one process signing N times; prints its µs/op
+# one OP MODULE TOKEN N: one process signing N times; prints its mean and p10 µs/op
 one() {
   DELEGATE_COST_MODULE=$2 DELEGATE_COST_TOKEN=$3 DELEGATE_COST_PIN=$PIN DELEGATE_COST_ONLY=$1 \
-    DELEGATE_COST_N=$4 taskset -c "$CPU" target/release/examples/delegate_cost |
-    sed -n 's/.* \([0-9.]*\) µs\/op.*/\1/p'
+    DELEGATE_COST_N=$4 DELEGATE_COST_BLOCK=$BLOCK taskset -c "$CPU" target/release/examples/delegate_cost |
+    sed -n 's/.* \([0-9.]*\) µs\/op (wall), blocks of [0-9]*: p10 \([0-9.]*\) µs.*/\1 \2/p'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -78,11 +79,13 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
   done
   echo
   echo "separate: $ROUNDS rounds of one process per path (HMAC $SEP_N signatures, ECDSA $((SEP_N / 3)),"
-  echo "RSA $((SEP_N / 30))); medians of µs/op and of the per-round ratio"
-  printf '%-9s %10s %10s %9s   %s\n' operation "direct µs" "Keyward µs" "overhead" "per round (direct/Keyward)"
+  echo "RSA $((SEP_N / 30))); medians over rounds of each path's mean and 10th-percentile block"
+  echo "µs/op, and of the per-round ratios"
+  printf '%-9s %21s %21s %9s %9s   %s\n' operation "direct mean/p10 µs" "Keyward mean/p10 µs" "mean" "p10" \
+    "per round (direct/Keyward mean)"
   for op in HMAC ECDSA RSA; do
-    case $op in HMAC) n=$SEP_N ;; ECDSA) n=$((SEP_N / 3)) ;; RSA) n=$((SEP_N / 3)) ;; esac
-    d=() k=() r=()
+    case $op in HMAC) n=$SEP_N ;; *) n=$((SEP_N / 3)) ;; esac
+    rows=()
     for i in $(seq "$ROUNDS"); do
       if [ $((i % 2)) = 1 ]; then
         dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n")
@@ -91,11 +94,12 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
         kk=$(one "$op" target/release/libkeyward.so kwd "$n")
         dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n")
       fi
-      d+=("$dd") k+=("$kk") r+=("$(awk -v d="$dd" -v k="$kk" 'BEGIN {print k / d}')")
+      rows+=("$dd $kk")
     done
-    mr=$(printf '%s\n' "${r[@]}" | median)
-    rounds=$(paste -d/ <(printf '%s\n' "${d[@]}") <(printf '%s\n' "${k[@]}") | tr '\n' ' ')
-    printf '%-9s %10.2f %10.2f %+8.1f%%   %s\n' "$op" "$(printf '%s\n' "${d[@]}" | median)" \
-      "$(printf '%s\n' "${k[@]}" | median)" "$(awk -v r="$mr" 'BEGIN {print (r - 1) * 100}')" "$rounds"
+    col() { printf '%s\n' "${rows[@]}" | awk "{print $1}" | median; }
+    rounds=$(printf '%s\n' "${rows[@]}" | awk '{printf "%s/%s ", $1, $3}')
+    printf '%-9s %10.2f/%-10.2f %10.2f/%-10.2f %+8.1f%% %+8.1f%%   %s\n' "$op" \
+      "$(col '$1')" "$(col '$2')" "$(col '$3')" "$(col '$4')" \
+      "$(col '($3 / $1 - 1) * 100')" "$(col '($4 / $2 - 1) * 100')" "$rounds"
   done
 } | tee docs/bench/delegation.txt
