@@ -10,6 +10,14 @@
 //! and 2N operations under `valgrind --tool=callgrind` and difference the two: N operations
 //! without the set-up.
 //!
+//! With DELEGATE_COST_IDLE_MODULE=PATH and DELEGATE_COST_IDLE_TOKEN=LABEL (same PIN) that
+//! module is loaded, initialised and logged in too, and left idle: what its mere presence in
+//! the process costs the other.
+//!
+//! With DELEGATE_COST_IDLE_THREAD=1 the process starts one thread that only sleeps: what
+//! being multi-threaded costs (glibc's malloc and stdio lock only once a process has a second
+//! thread).
+//!
 //! Paired mode, for a machine whose speed drifts (a shared VM): with
 //! DELEGATE_COST_BASE_MODULE=PATH and DELEGATE_COST_BASE_TOKEN=LABEL (same PIN) both modules
 //! are loaded in this process, each with its own key, and blocks of DELEGATE_COST_BLOCK
@@ -202,6 +210,15 @@ fn main() -> Result<(), Failure> {
         &env("DELEGATE_COST_TOKEN")?,
         &pin,
     )?;
+    if std::env::var("DELEGATE_COST_IDLE_THREAD").is_ok_and(|v| v == "1") {
+        std::thread::spawn(|| loop {
+            std::thread::park();
+        });
+    }
+    let _idle = match std::env::var("DELEGATE_COST_IDLE_MODULE") {
+        Ok(module) => Some(open(&module, &env("DELEGATE_COST_IDLE_TOKEN")?, &pin)?),
+        Err(_) => None,
+    };
     let base = match std::env::var("DELEGATE_COST_BASE_MODULE") {
         Ok(module) => Some(open(&module, &env("DELEGATE_COST_BASE_TOKEN")?, &pin)?),
         Err(_) => None,
