@@ -3,10 +3,8 @@
 //! device that goes away mid-run gives clean errors until it comes back, in the same process.
 //! Its own test binary: the module is loaded with a configuration whose only slot delegates.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
@@ -14,7 +12,7 @@ use cryptoki::session::Session;
 
 mod common;
 
-use common::delegate::{device_and_config, DEVICE_PIN, SOFTHSM};
+use common::delegate::{DEVICE_PIN, SOFTHSM};
 
 const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
@@ -52,17 +50,10 @@ fn sha256(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn keys_live_on_the_device_and_the_slot_survives_its_absence() {
-    if !Path::new(SOFTHSM).exists() {
-        eprintln!("SKIPPED: {SOFTHSM} is not installed (CI installs softhsm2)");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let conf = device_and_config(dir.path());
-    std::env::set_var("KEYWARD_CONF", &conf);
-    let p11 = Pkcs11::new(common::module_path()).unwrap();
-    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let (slot, s) = common::delegate::user_session(&p11);
+    let Some((p11, slot, s)) = common::delegate::delegated(dir.path()) else {
+        return;
+    };
 
     // The mechanism list is the device's: SoftHSM 2.6 has CKM_ECDSA but no CKM_ECDSA_SHA256,
     // which a soft Keyward slot has.

@@ -3,17 +3,12 @@
 //! single-part call's input straight through. Both must give the same results. Its own test
 //! binary: the module is loaded with a configuration whose only slot delegates (SoftHSMv2).
 
-use std::path::Path;
-
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
 
 mod common;
-
-use common::delegate::{device_and_config, SOFTHSM};
 
 fn secret_key(s: &Session, mechanism: &Mechanism, usage: [Attribute; 2]) -> ObjectHandle {
     let [a, b] = usage;
@@ -96,16 +91,10 @@ fn aes_single_and_multi_part_agree(s: &Session) {
 
 #[test]
 fn single_and_multi_part_operations_with_device_keys_agree() {
-    if !Path::new(SOFTHSM).exists() {
-        eprintln!("SKIPPED: {SOFTHSM} is not installed (CI installs softhsm2)");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("KEYWARD_CONF", device_and_config(dir.path()));
-    let p11 = Pkcs11::new(common::module_path()).unwrap();
-    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let (_, s) = common::delegate::user_session(&p11);
+    let Some((_p11, _, s)) = common::delegate::delegated(dir.path()) else {
+        return;
+    };
     hmac_single_and_multi_part_agree(&s);
     aes_single_and_multi_part_agree(&s);
 }

@@ -36,22 +36,30 @@ pub fn device_and_config(dir: &Path) -> PathBuf {
     keyward
 }
 
-/// The delegate slot of the module `p11` (configured by [`device_and_config`]) initialised,
-/// with a user session logged in.
-pub fn user_session(
-    p11: &cryptoki::context::Pkcs11,
-) -> (cryptoki::slot::Slot, cryptoki::session::Session) {
+/// The module loaded with a configuration whose only slot delegates to a fresh SoftHSM token
+/// in `dir`, its token initialised, and a user session on it; None (after saying SKIPPED)
+/// when SoftHSM is not installed.
+pub fn delegated(
+    dir: &Path,
+) -> Option<(
+    cryptoki::context::Pkcs11,
+    cryptoki::slot::Slot,
+    cryptoki::session::Session,
+)> {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::session::UserType;
-    use cryptoki::types::AuthPin;
-    let pin = |s: &str| AuthPin::new(s.into());
+    if !Path::new(SOFTHSM).exists() {
+        eprintln!("SKIPPED: {SOFTHSM} is not installed (CI installs softhsm2)");
+        return None;
+    }
+    std::env::set_var("KEYWARD_CONF", device_and_config(dir));
+    let p11 = Pkcs11::new(super::module_path()).unwrap();
+    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
     let slot = p11.get_all_slots().unwrap()[0];
-    p11.init_token(slot, &pin(super::SO_PIN), "delegated")
-        .unwrap();
+    super::init_token_in(&p11, slot, "delegated");
     let s = p11.open_rw_session(slot).unwrap();
-    s.login(UserType::So, Some(&pin(super::SO_PIN))).unwrap();
-    s.init_pin(&pin(super::USER_PIN)).unwrap();
-    s.logout().unwrap();
-    s.login(UserType::User, Some(&pin(super::USER_PIN)))
+    s.login(UserType::User, Some(&super::pin(super::USER_PIN)))
         .unwrap();
-    (slot, s)
+    Some((p11, slot, s))
 }

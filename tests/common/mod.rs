@@ -108,7 +108,11 @@ pub fn claim_slot() -> (Slot, usize) {
 
 /// Initialise the token in `slot` with [`SO_PIN`] and set the user PIN to [`USER_PIN`].
 pub fn init_token(slot: Slot, label: &str) {
-    let p11 = p11();
+    init_token_in(p11(), slot, label);
+}
+
+/// [`init_token`] through the module context `p11` (a test binary with its own configuration).
+pub fn init_token_in(p11: &Pkcs11, slot: Slot, label: &str) {
     p11.init_token(slot, &pin(SO_PIN), label)
         .expect("C_InitToken");
     let session = p11.open_rw_session(slot).expect("C_OpenSession");
