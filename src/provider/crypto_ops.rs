@@ -58,7 +58,7 @@ impl Provider {
         m: &MechanismRequest,
         day: &[u8; 8],
     ) -> Result<(Arc<Object>, bool)> {
-        let obj = token
+        let mut obj = token
             .object(ObjectHandle(key), Self::visibility(token)?)
             .map_err(|_| Error::KeyHandleInvalid)?;
         if !matches!(
@@ -88,7 +88,6 @@ impl Provider {
             return Err(Error::KeySizeRange);
         }
         let kind = Use::of(usage);
-        let mut obj = obj;
         let mut governing = Self::governing(token, &obj)?;
         super::access::may_use(token, &governing, usage)?;
         if let Some(new) = self.rotate_if_due(h, key, &obj, kind)? {

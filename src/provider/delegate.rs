@@ -59,10 +59,6 @@ impl Op {
         })
     }
 
-    fn take(&mut self) -> Zeroizing<Vec<u8>> {
-        std::mem::take(&mut self.data)
-    }
-
     /// Run `call` on the device with the whole input: `data` after what was collected. A
     /// single-part call's `data` goes to the device as it is, without a copy.
     fn run<T>(
@@ -70,7 +66,7 @@ impl Op {
         data: &[u8],
         call: impl FnOnce(&Device, &DeviceKey, &MechanismRequest, &[u8]) -> Result<T>,
     ) -> Result<T> {
-        let mut all = self.take();
+        let mut all = std::mem::take(&mut self.data);
         let input = if all.is_empty() {
             data
         } else {

@@ -37,7 +37,7 @@ pub struct Question {
 /// A granted key use: the question, the key object the operation uses, and the audit record
 /// of the use (the same at each reuse: same session, key, mechanism, and, at the same
 /// generation, the same user; None when the token keeps no trail).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Grant {
     pub question: Question,
     pub object: Weak<Object>,

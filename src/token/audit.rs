@@ -143,18 +143,18 @@ impl Token {
         if self.audit.is_none() {
             return Ok(None);
         }
-        let who = self.who()?;
-        let subject = subject.clone();
-        let event = self.event(
+        let (who, subject) = (self.who()?, subject.clone());
+        let ok = Ok(());
+        self.event(
             who,
             session,
             operation,
             subject,
             Some(mechanism),
-            Ok(()),
+            ok,
             String::new(),
-        );
-        event.map(Some)
+        )
+        .map(Some)
     }
 
     /// Record a prepared event. Errors as [`Token::audit`].
