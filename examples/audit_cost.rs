@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use keyward::audit::{verify, Anchored, AuditLog, Event};
+use keyward::audit::{verify, Anchored, AuditLog, Event, Writer};
 use zeroize::Zeroizing;
 
 /// Events are built (and their strings allocated) outside the timed region, this many at a time.
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("audit.db");
-    let log = AuditLog::open(&path, false, None).map_err(|e| format!("{e}"))?;
+    let log = AuditLog::open(&path, false, None, Writer::Thread).map_err(|e| format!("{e}"))?;
     log.set_key(Some(Zeroizing::new([7; 32])));
 
     let template = event();
@@ -103,7 +103,7 @@ fn strict_cost(
     threads: usize,
     each: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let log = AuditLog::open(path, true, None).map_err(|e| format!("{e}"))?;
+    let log = AuditLog::open(path, true, None, Writer::Thread).map_err(|e| format!("{e}"))?;
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {

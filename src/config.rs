@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::audit::Writer;
 use crate::error::{Error, Result};
 
 /// Cost of the PIN key-derivation function (Argon2id) for PINs set from now on.
@@ -49,6 +50,9 @@ pub struct SlotConfig {
     /// Also send each committed record to syslog: "syslog" (/dev/log) or a datagram
     /// socket's path.
     pub audit_syslog: Option<String>,
+    /// Who writes the audit trail: a thread of its own, or the threads that record
+    /// (docs/audit.md); by default the callers in a single-threaded process.
+    pub audit_writer: Writer,
     /// `backend = "delegate"`: the slot's keys live on this device (docs/delegation.md).
     pub delegate: Option<DelegateConfig>,
 }
@@ -87,6 +91,7 @@ impl SlotConfig {
             audit_strict: false,
             audit_coalesce: true,
             audit_syslog: None,
+            audit_writer: Writer::Auto,
             delegate: None,
         }
     }
@@ -133,6 +138,8 @@ struct FileSlot {
     audit_strict: Option<bool>,
     audit_coalesce: Option<bool>,
     audit_syslog: Option<String>,
+    /// "auto" (the default), "thread" or "caller".
+    audit_writer: Option<String>,
     /// "soft" (the default) or "delegate".
     backend: Option<String>,
     device_module: Option<PathBuf>,
@@ -166,7 +173,7 @@ impl Config {
     /// Parse TOML text (`[[slot]]` tables with `path`, `label`, `pin_max_retries`,
     /// `pin_min_len`, `pin_max_len`, `argon2_memory_kib`, `argon2_iterations`,
     /// `allow_rsa_1024_private`, `allow_compromised_processing`, `audit`, `audit_strict`,
-    /// `audit_coalesce`, `audit_syslog`, and for `backend = "delegate"`: `device_module`,
+    /// `audit_coalesce`, `audit_syslog`, `audit_writer`, and for `backend = "delegate"`: `device_module`,
     /// `device_token`, one of `device_pin_file` / `device_pin_env`).
     pub fn parse(text: &str) -> Result<Self> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
@@ -205,6 +212,13 @@ impl FileSlot {
         s.audit_strict = self.audit_strict.unwrap_or(false);
         s.audit_coalesce = self.audit_coalesce.unwrap_or(true);
         s.audit_syslog = self.audit_syslog;
+        if let Some(name) = &self.audit_writer {
+            let Some(writer) = Writer::parse(name) else {
+                eprintln!("keyward: audit_writer is \"auto\", \"thread\" or \"caller\"");
+                return Err(Error::GeneralError);
+            };
+            s.audit_writer = writer;
+        }
         if s.pin_min_len > s.pin_max_len {
             eprintln!("keyward: pin_min_len exceeds pin_max_len");
             return Err(Error::GeneralError);

@@ -56,8 +56,26 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)
     };
-    setup().map_err(|e| storage_error(path, &e))?;
-    Ok(conn)
+    // Switching a new file to WAL can fail at once with SQLITE_BUSY, without the busy
+    // handler, while another connection (another process opening it) is doing the same.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match setup() {
+            Ok(()) => return Ok(conn),
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(storage_error(path, &e)),
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock that will be released.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Open an existing database read-only (never creates it).

@@ -1,9 +1,11 @@
-//! The background flusher: takes the whole queue at once (group commit), appends it in one
+//! The flusher: takes the whole queue at once (group commit), appends it in one
 //! transaction, checkpoints it when a key is set, forwards it to syslog, and reports the
-//! outcome to waiting callers.
+//! outcome to waiting callers. It runs on a background thread of its own ([`Flusher::run`]),
+//! or is taken in turn by the recording threads (`Writer::Caller`: [`Flusher::take`] and
+//! [`Flusher::finish`], under the log's lock of it).
 
 use std::path::PathBuf;
-use std::sync::PoisonError;
+use std::sync::{MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::Connection;
@@ -11,7 +13,7 @@ use rusqlite::Connection;
 use super::anchor::AnchorStore;
 use super::db::{self, Pending};
 use super::record::{Event, Origin};
-use super::sink::{FailedRange, Key, Shared};
+use super::sink::{FailedRange, Key, Shared, State};
 use super::syslog::Forwarder;
 
 /// At most one checkpoint per this interval per process, except on flush, logout and close.
@@ -24,13 +26,13 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 const POLL: Duration = Duration::from_millis(100);
 const LINGER: Duration = Duration::from_millis(1000);
 /// A queue this long is written without waiting for the window.
-const BATCH_NOW: usize = 8192;
+pub(super) const BATCH_NOW: usize = 8192;
 
 /// Batch vectors up to this capacity are handed back for reuse.
 const SPARE_CAPACITY: usize = 1024;
 
 /// One unit of work taken from the shared state.
-struct Work {
+pub(super) struct Work {
     batch: Vec<Pending>,
     /// Tickets `first..=last` are in `batch` (first > last when it holds none).
     first: u64,
@@ -43,7 +45,8 @@ struct Work {
     stop: bool,
 }
 
-/// The flusher thread's own state: the connection is never touched by any other thread.
+/// The flusher's own state: the connection is used by one thread at a time (its thread, or
+/// the recording thread holding it).
 pub(super) struct Flusher {
     conn: Connection,
     origin: Origin,
@@ -100,19 +103,25 @@ impl Flusher {
     pub(super) fn run(mut self, shared: &Shared) {
         let _gone = GoneOnExit(shared);
         loop {
-            let mut work = self.take(shared);
-            let ok = self.write(&mut work);
-            self.last_write = Some(Instant::now());
-            let stop = work.stop;
-            self.settle(shared, work, ok);
-            if stop {
+            let st = self.wait(shared);
+            let work = self.take(shared, st);
+            if self.finish(shared, work) {
                 return;
             }
         }
     }
 
-    /// Sleep until there is something to do, then take it (the whole queue at once).
-    fn take(&mut self, shared: &Shared) -> Work {
+    /// Write what `take` took and report it; true when the work was the last (stop).
+    pub(super) fn finish(&mut self, shared: &Shared, mut work: Work) -> bool {
+        let ok = self.write(&mut work);
+        self.last_write = Some(Instant::now());
+        let stop = work.stop;
+        self.settle(shared, work, ok);
+        stop
+    }
+
+    /// Sleep until there is something to do; return with the state locked.
+    fn wait<'a>(&mut self, shared: &'a Shared) -> MutexGuard<'a, State> {
         let mut st = shared.lock();
         let idle_since = Instant::now();
         loop {
@@ -130,7 +139,7 @@ impl Flusher {
             let window = self.last_write.map(|t| t + POLL).filter(|t| now < *t);
             let wanted = urgent || (queued && window.is_none());
             if st.stop || (wanted && !st.paused) {
-                break;
+                return st;
             }
             let polling = now.duration_since(idle_since) < LINGER;
             let tick = polling.then(|| now + POLL);
@@ -155,6 +164,10 @@ impl Flusher {
             st.flusher_waiting = false;
             st.flusher_asleep = false;
         }
+    }
+
+    /// Take the work there is now (the whole queue at once) and unlock the state.
+    pub(super) fn take(&mut self, shared: &Shared, mut st: MutexGuard<'_, State>) -> Work {
         let spare = std::mem::take(&mut st.spare);
         let batch = std::mem::replace(&mut st.queue, spare);
         let first = st.taken + 1;
@@ -294,6 +307,7 @@ impl Flusher {
             }
         }
         st.flush_served = work.generation;
+        st.next_write = self.last_write.map(|t| t + POLL);
         batch.clear();
         if batch.capacity() <= SPARE_CAPACITY && batch.capacity() > st.spare.capacity() {
             st.spare = batch;

@@ -6,12 +6,20 @@
 //!
 //! # Writing
 //!
-//! [`AuditLog::record`] is on the hot path of every `C_Sign`, so on the caller's thread it only
-//! takes the time and pushes the event onto an in-memory queue. A background flusher thread
-//! finds it there: for 100 ms after its last work the flusher polls the queue every 2 ms, so
-//! a busy caller never pays for a wake-up system call; after that it sleeps until the next
-//! `record` wakes it (strict callers, `flush` and logout always wake it at once). The
-//! flusher takes the whole queue at once and appends it in ONE
+//! [`AuditLog::record`] is on the hot path of every `C_Sign`, so on the caller's thread it
+//! usually only takes the time and pushes the event onto an in-memory queue. The queue is
+//! written by its [`Writer`]:
+//!
+//! - a background thread: for a second after its last work it polls the queue every 100 ms,
+//!   so a busy caller never pays for a wake-up system call; after that it sleeps until the
+//!   next `record` wakes it (strict callers, `flush` and logout always wake it at once);
+//! - or the recording threads themselves (the default in a single-threaded process, where a
+//!   thread would make glibc lock in every `malloc` of the application): the `record` that
+//!   finds the last write 100 ms old, or the queue 8,192 events long, writes the queue on its
+//!   own thread; strict records, `flush`, logout and drop write at once. One thread writes at
+//!   a time; a plain event that finds another writing leaves the queue to it.
+//!
+//! Either way the writer takes the whole queue at once and appends it in ONE
 //! `BEGIN IMMEDIATE` transaction (group commit): inside the transaction it reads the last
 //! `(seq, hash)` in the file, numbers the batch after it and chains it on. Any number of
 //! processes, each with its own `AuditLog` and connection on the same file, therefore keep one
@@ -102,6 +110,7 @@ mod record;
 mod sink;
 mod syslog;
 mod text;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -117,3 +126,4 @@ pub use record::{parse_record, Event, Record};
 pub use sink::AuditLog;
 pub use syslog::SyslogTarget;
 pub use text::Text;
+pub use writer::Writer;

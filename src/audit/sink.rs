@@ -1,18 +1,20 @@
 //! The caller's side of the appender: an in-memory queue that `record` pushes onto, and the
-//! waits (strict mode, `flush`, a full queue) on the background flusher's progress.
+//! waits (strict mode, `flush`, a full queue) on the writer's progress. The writer is a
+//! background thread, or (`Writer::Caller`) the recording threads themselves, one at a time.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use zeroize::Zeroizing;
 
 use super::anchor::AnchorStore;
 use super::db::{self, Pending};
-use super::flusher::Flusher;
+use super::flusher::{Flusher, BATCH_NOW};
 use super::record::{Event, Origin};
 use super::syslog::{Forwarder, SyslogTarget};
+use super::writer::Writer;
 use crate::error::{Error, Result};
 
 /// At most this many events wait in memory; `record` blocks beyond it until the flusher has
@@ -70,6 +72,8 @@ pub(super) struct State {
     pub(super) stop: bool,
     /// Test hook: the flusher takes no work (except on stop).
     pub(super) paused: bool,
+    /// Callers write: the next event from this time on writes the queue (None: at once).
+    pub(super) next_write: Option<Instant>,
 }
 
 /// A run of lost tickets, with how many strict callers have not yet been told.
@@ -121,14 +125,22 @@ impl Shared {
     }
 }
 
-/// An append-only audit trail in its own SQLite file, written by a background thread.
+/// An append-only audit trail in its own SQLite file, written by a background thread or by
+/// the threads that record into it ([`Writer`]).
 pub struct AuditLog {
     shared: Arc<Shared>,
     /// Coalesce identical events waiting in the queue (non-strict logs only).
     coalesce: bool,
-    /// The process that opened the log: only it may stop and join the flusher.
+    /// The process that opened the log: only it may write, stop and join the flusher.
     owner: u32,
-    flusher: Option<JoinHandle<()>>,
+    writing: Writing,
+}
+
+/// The writer of a log: its thread, or the flusher state the recording threads take turns
+/// with.
+enum Writing {
+    Thread(Option<JoinHandle<()>>),
+    Caller(Mutex<Flusher>),
 }
 
 /// How many of the newest waiting events `record` compares a new one with.
@@ -136,22 +148,29 @@ const COALESCE_WINDOW: usize = 4;
 
 impl AuditLog {
     /// Open (creating) the audit database at `path` (a separate SQLite file, WAL mode,
-    /// synchronous=FULL, 0600) and start its flusher thread. `strict`: see [`record`](Self::record).
-    /// `syslog`: forward each committed record.
+    /// synchronous=FULL, 0600), written by `writer` (a thread is started for
+    /// `Writer::Thread`). `strict`: see [`record`](Self::record). `syslog`: forward each
+    /// committed record.
     ///
     /// `CKR_DEVICE_ERROR` if the file cannot be created or opened; `CKR_GENERAL_ERROR` if the
     /// thread cannot be started.
-    pub fn open(path: &Path, strict: bool, syslog: Option<SyslogTarget>) -> Result<AuditLog> {
-        Self::open_anchored(path, strict, syslog, None)
+    pub fn open(
+        path: &Path,
+        strict: bool,
+        syslog: Option<SyslogTarget>,
+        writer: Writer,
+    ) -> Result<AuditLog> {
+        Self::open_anchored(path, strict, syslog, None, writer)
     }
 
     /// [`open`](Self::open), with the store of the anchor kept outside the trail: after each
-    /// checkpoint it commits, the flusher advances the anchor to it (docs/audit.md).
+    /// checkpoint it commits, the writer advances the anchor to it (docs/audit.md).
     pub fn open_anchored(
         path: &Path,
         strict: bool,
         syslog: Option<SyslogTarget>,
         anchor: Option<Box<dyn AnchorStore>>,
+        writer: Writer,
     ) -> Result<AuditLog> {
         let conn = db::open_writer(path)?;
         let forwarder = syslog.map(Forwarder::new).transpose()?;
@@ -164,17 +183,55 @@ impl AuditLog {
             strict,
         });
         let flusher = Flusher::new(conn, origin, path.to_owned(), forwarder, anchor);
-        let for_thread = Arc::clone(&shared);
-        let handle = std::thread::Builder::new()
-            .name("keyward-audit".into())
-            .spawn(move || flusher.run(&for_thread))
-            .map_err(|_| Error::GeneralError)?;
+        let writing = match writer.resolve() {
+            Writer::Caller => Writing::Caller(Mutex::new(flusher)),
+            _ => {
+                let for_thread = Arc::clone(&shared);
+                let handle = std::thread::Builder::new()
+                    .name("keyward-audit".into())
+                    .spawn(move || flusher.run(&for_thread))
+                    .map_err(|_| Error::GeneralError)?;
+                Writing::Thread(Some(handle))
+            }
+        };
         Ok(AuditLog {
             shared,
             coalesce: false,
             owner,
-            flusher: Some(handle),
+            writing,
         })
+    }
+
+    /// Whether the recording threads write this log (no thread of its own).
+    fn callers_write(&self) -> bool {
+        matches!(self.writing, Writing::Caller(_))
+    }
+
+    /// Callers write: take and write what is queued now, on this thread. `wait`: wait for
+    /// a thread writing already (then write what is left), else leave the work to it. Does
+    /// nothing in a process other than the opener (a `fork()` child's copy of the
+    /// connection must not be used) or while paused (test hook), except to stop.
+    fn write_here(&self, wait: bool) {
+        let Writing::Caller(flusher) = &self.writing else {
+            return;
+        };
+        if std::process::id() != self.owner {
+            return;
+        }
+        let mut flusher = match flusher.try_lock() {
+            Ok(f) => f,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if wait => {
+                flusher.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        let st = self.shared.lock();
+        if st.paused && !st.stop {
+            return;
+        }
+        let work = flusher.take(&self.shared, st);
+        flusher.finish(&self.shared, work);
     }
 
     /// Coalesce identical events: an event equal in every field to one of the last few still
@@ -201,6 +258,11 @@ impl AuditLog {
         }
         let mut st = self.shared.lock();
         if st.queue.len() >= MAX_QUEUE {
+            if self.callers_write() {
+                drop(st);
+                self.write_here(true);
+                st = self.shared.lock();
+            }
             st = self
                 .shared
                 .wait_until(st, |s| s.queue.len() < MAX_QUEUE || s.flusher_gone);
@@ -209,23 +271,26 @@ impl AuditLog {
             return Err(Error::GeneralError);
         }
         st.queued += 1;
-        if self.coalesce && !self.shared.strict {
-            let same = st
-                .queue
-                .iter_mut()
-                .rev()
-                .take(COALESCE_WINDOW)
-                .find(|p| p.event == e);
-            if let Some(p) = same {
-                p.count += 1;
-                p.last_at = at;
+        let ticket = st.queued;
+        let coalesced = self.coalesce && !self.shared.strict && coalesce(&mut st.queue, &e, at);
+        if !coalesced {
+            st.queue.push(Pending::new(at, e));
+            self.shared.wake_flusher(&mut st, self.shared.strict);
+        }
+        if self.callers_write() {
+            let due = self.shared.strict
+                || st.queue.len() >= BATCH_NOW
+                || st.next_write.is_none_or(|t| Instant::now() >= t);
+            if !due {
                 return Ok(());
             }
-        }
-        st.queue.push(Pending::new(at, e));
-        let ticket = st.queued;
-        self.shared.wake_flusher(&mut st, self.shared.strict);
-        if !self.shared.strict {
+            drop(st);
+            self.write_here(self.shared.strict);
+            if !self.shared.strict {
+                return Ok(());
+            }
+            st = self.shared.lock();
+        } else if !self.shared.strict {
             return Ok(());
         }
         let st = self
@@ -243,6 +308,8 @@ impl AuditLog {
         if st.key.is_none() && old.is_some() {
             st.retiring = old;
             self.shared.wake_flusher(&mut st, true);
+            drop(st);
+            self.write_here(true);
         }
     }
 
@@ -268,6 +335,11 @@ impl AuditLog {
         let generation = st.flush_requested;
         let through = st.queued;
         self.shared.wake_flusher(&mut st, true);
+        if self.callers_write() {
+            drop(st);
+            self.write_here(true);
+            st = self.shared.lock();
+        }
         let mut st = self
             .shared
             .wait_until(st, |s| s.flush_served >= generation || s.flusher_gone);
@@ -283,18 +355,36 @@ impl AuditLog {
         }
     }
 
-    /// Test hook: stop (or let) the flusher take work, so a test can hold events in the queue.
+    /// Test hook: stop (or let) the writer take work, so a test can hold events in the queue.
     #[cfg(test)]
     pub(super) fn pause(&self, paused: bool) {
         let mut st = self.shared.lock();
         st.paused = paused;
         self.shared.wake_flusher(&mut st, true);
+        self.shared.wake_callers(&st);
     }
 
     /// Test hook: behave as a copy of this log inherited by a child after `fork()`.
     #[cfg(test)]
     pub(super) fn pretend_forked(&mut self) {
         self.owner = self.owner.wrapping_add(1);
+    }
+}
+
+/// Count `e` into one of the newest events waiting in `queue` that it equals; false if none.
+fn coalesce(queue: &mut [Pending], e: &Event, at: SystemTime) -> bool {
+    let same = queue
+        .iter_mut()
+        .rev()
+        .take(COALESCE_WINDOW)
+        .find(|p| p.event == *e);
+    match same {
+        Some(p) => {
+            p.count += 1;
+            p.last_at = at;
+            true
+        }
+        None => false,
     }
 }
 
@@ -318,27 +408,32 @@ fn claim(mut st: MutexGuard<'_, State>, ticket: u64) -> Result<()> {
 }
 
 impl Drop for AuditLog {
-    /// Flush (with a final checkpoint when a key is set) and stop the flusher — only in the
-    /// process that opened the log. A copy inherited through `fork()` has no flusher thread
-    /// and must not write the parent's queued records: it is dropped without touching the
-    /// lock, the queue or the database.
+    /// Flush (with a final checkpoint when a key is set) and stop the writer — only in the
+    /// process that opened the log. A copy inherited through `fork()` must not write the
+    /// parent's queued records, nor close the parent's connection: it is dropped without
+    /// touching the lock, the queue or the database.
     fn drop(&mut self) {
-        let Some(handle) = self.flusher.take() else {
-            return;
-        };
+        let writing = std::mem::replace(&mut self.writing, Writing::Thread(None));
         if std::process::id() != self.owner {
-            // The thread exists only in the parent: joining (or detaching) it here is
-            // meaningless. Its memory in this process is simply never reclaimed.
-            std::mem::forget(handle);
+            // A thread exists only in the parent: joining (or detaching) it here is
+            // meaningless. This copy's memory is simply never reclaimed.
+            std::mem::forget(writing);
             return;
         }
-        {
-            let mut st = self.shared.lock();
-            st.stop = true;
-            self.shared.wake_flusher(&mut st, true);
-        }
-        if handle.join().is_err() {
-            eprintln!("keyward: audit flusher thread panicked");
+        self.shared.lock().stop = true;
+        match writing {
+            Writing::Caller(flusher) => {
+                let mut flusher = flusher.into_inner().unwrap_or_else(PoisonError::into_inner);
+                let work = flusher.take(&self.shared, self.shared.lock());
+                flusher.finish(&self.shared, work);
+            }
+            Writing::Thread(Some(handle)) => {
+                self.shared.wake_flusher(&mut self.shared.lock(), true);
+                if handle.join().is_err() {
+                    eprintln!("keyward: audit flusher thread panicked");
+                }
+            }
+            Writing::Thread(None) => {}
         }
     }
 }

@@ -55,10 +55,9 @@ fn the_log_can_be_shared_between_threads() {
     shareable::<AuditLog>();
 }
 
-#[test]
-fn append_flush_verify_counts() {
+fn append_flush_verify_counts(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, w).unwrap();
     log.set_key(key());
     for i in 0..500 {
         log.record(ev("sign", i)).unwrap();
@@ -80,10 +79,9 @@ fn append_flush_verify_counts() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-#[test]
-fn without_key_the_tail_is_unauthenticated() {
+fn without_key_the_tail_is_unauthenticated(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, w).unwrap();
     for i in 0..20 {
         log.record(ev("sign", i)).unwrap();
     }
@@ -93,10 +91,9 @@ fn without_key_the_tail_is_unauthenticated() {
     assert_eq!(report.unauthenticated_tail, 20);
 }
 
-#[test]
-fn drop_flushes_and_checkpoints() {
+fn drop_flushes_and_checkpoints(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, w).unwrap();
     log.set_key(key());
     for i in 0..1000 {
         log.record(ev("sign", i)).unwrap();
@@ -107,10 +104,9 @@ fn drop_flushes_and_checkpoints() {
     assert_eq!(report.last_checkpoint_seq, 1000);
 }
 
-#[test]
-fn logout_checkpoints_with_the_departing_key() {
+fn logout_checkpoints_with_the_departing_key(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, w).unwrap();
     log.set_key(key());
     for i in 0..3 {
         log.record(ev("sign", i)).unwrap();
@@ -129,7 +125,7 @@ fn logout_checkpoints_with_the_departing_key() {
 #[test]
 fn a_rate_limited_checkpoint_is_written_later() {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, true, None).unwrap();
+    let log = AuditLog::open(&path, true, None, Writer::Thread).unwrap();
     log.set_key(key());
     log.record(ev("login", 0)).unwrap();
     // The first checkpoint is not rate-limited; the next, within 100 ms, is deferred.
@@ -164,7 +160,7 @@ fn a_rate_limited_checkpoint_is_written_later() {
 #[test]
 fn events_are_committed_without_flush() {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, Writer::Thread).unwrap();
     for (i, idle) in [(0u64, 0u64), (1, 0), (2, 300), (3, 5)].into_iter() {
         std::thread::sleep(Duration::from_millis(idle));
         log.record(ev("sign", i)).unwrap();
@@ -182,7 +178,7 @@ fn events_are_committed_without_flush() {
 #[test]
 fn a_full_queue_blocks_until_the_flusher_takes_it() {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, Writer::Thread).unwrap();
     log.pause(true);
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -203,10 +199,9 @@ fn a_full_queue_blocks_until_the_flusher_takes_it() {
     assert_eq!(intact(&path).records, super::sink::MAX_QUEUE as u64 + 1);
 }
 
-#[test]
-fn empty_and_missing_trails() {
+fn empty_and_missing_trails(w: Writer) {
     let (dir, path) = temp_db();
-    drop(AuditLog::open(&path, true, None).unwrap());
+    drop(AuditLog::open(&path, true, None, w).unwrap());
     let report = intact(&path);
     assert_eq!((report.records, report.checkpoints), (0, 0));
     let missing = dir.path().join("missing.db");
@@ -219,14 +214,13 @@ fn empty_and_missing_trails() {
 }
 
 /// Several logs (separate connections, as separate processes would have) on one file.
-#[test]
-fn concurrent_logs_keep_one_chain() {
+fn concurrent_logs_keep_one_chain(w: Writer) {
     let (_dir, path) = temp_db();
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
             let path = path.clone();
             std::thread::spawn(move || {
-                let log = AuditLog::open(&path, t % 2 == 0, None).unwrap();
+                let log = AuditLog::open(&path, t % 2 == 0, None, w).unwrap();
                 if t < 2 {
                     log.set_key(key());
                 }
@@ -260,7 +254,7 @@ fn child_appender() {
     let Some(path) = std::env::var_os(CHILD_DB) else {
         return;
     };
-    let log = AuditLog::open(Path::new(&path), false, None).unwrap();
+    let log = AuditLog::open(Path::new(&path), false, None, Writer::Auto).unwrap();
     log.set_key(key());
     for i in 0..200 {
         log.record(ev("child", i)).unwrap();
@@ -268,8 +262,7 @@ fn child_appender() {
     log.flush().unwrap();
 }
 
-#[test]
-fn processes_keep_one_chain() {
+fn processes_keep_one_chain(w: Writer) {
     let (_dir, path) = temp_db();
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..3)
@@ -284,7 +277,7 @@ fn processes_keep_one_chain() {
                 .unwrap()
         })
         .collect();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, w).unwrap();
     for i in 0..200 {
         log.record(ev("parent", i)).unwrap();
     }
@@ -316,11 +309,10 @@ fn block_writes(path: &Path, blocked: bool) {
     conn.execute_batch(sql).unwrap();
 }
 
-#[test]
-fn strict_mode_reports_write_failures() {
+fn strict_mode_reports_write_failures(w: Writer) {
     let (_dir, path) = temp_db();
-    let strict = AuditLog::open(&path, true, None).unwrap();
-    let lax = AuditLog::open(&path, false, None).unwrap();
+    let strict = AuditLog::open(&path, true, None, w).unwrap();
+    let lax = AuditLog::open(&path, false, None, w).unwrap();
     strict.record(ev("sign", 0)).unwrap();
     block_writes(&path, true);
     assert_eq!(strict.record(ev("sign", 1)), Err(Error::DeviceError));
@@ -348,10 +340,9 @@ fn strict_mode_reports_write_failures() {
     assert_eq!(intact(&path).records, 5);
 }
 
-#[test]
-fn strict_waiters_share_commits() {
+fn strict_waiters_share_commits(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, true, None).unwrap();
+    let log = AuditLog::open(&path, true, None, w).unwrap();
     std::thread::scope(|s| {
         for t in 0..8 {
             let log = &log;
@@ -368,10 +359,9 @@ fn strict_waiters_share_commits() {
     assert_eq!(intact(&path).records, 400);
 }
 
-#[test]
-fn a_forked_copy_writes_nothing_on_drop() {
+fn a_forked_copy_writes_nothing_on_drop(w: Writer) {
     let (_dir, path) = temp_db();
-    let mut log = AuditLog::open(&path, false, None).unwrap();
+    let mut log = AuditLog::open(&path, false, None, w).unwrap();
     log.pause(true);
     for i in 0..3 {
         log.record(ev("sign", i)).unwrap();
@@ -383,21 +373,20 @@ fn a_forked_copy_writes_nothing_on_drop() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(read_after(&path, 0, 10).unwrap(), []);
 
-    let strict = AuditLog::open(&path, true, None).unwrap();
-    let mut copy = AuditLog::open(&path, true, None).unwrap();
+    let strict = AuditLog::open(&path, true, None, w).unwrap();
+    let mut copy = AuditLog::open(&path, true, None, w).unwrap();
     copy.pretend_forked();
     assert_eq!(copy.record(ev("sign", 0)), Err(Error::GeneralError));
     strict.record(ev("sign", 1)).unwrap();
     assert_eq!(read_after(&path, 0, 10).unwrap().len(), 1);
 }
 
-#[test]
-fn syslog_receives_each_committed_record() {
+fn syslog_receives_each_committed_record(w: Writer) {
     let (dir, path) = temp_db();
     let sock_path = dir.path().join("log.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let log = AuditLog::open(&path, false, Some(SyslogTarget::Socket(sock_path))).unwrap();
+    let log = AuditLog::open(&path, false, Some(SyslogTarget::Socket(sock_path)), w).unwrap();
     log.record(ev("login", 0)).unwrap();
     let mut failed = ev("sign", 1);
     failed.result = "CKR_KEY_FUNCTION_NOT_PERMITTED".into();
@@ -436,10 +425,9 @@ fn plus_two(t: &str) -> String {
     t.to_offset(offset).format(&Rfc3339).unwrap()
 }
 
-#[test]
-fn export_filters_by_time() {
+fn export_filters_by_time(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, true, None).unwrap();
+    let log = AuditLog::open(&path, true, None, w).unwrap();
     for i in 0..10 {
         log.record(ev("sign", i)).unwrap();
         std::thread::sleep(Duration::from_millis(3));
@@ -461,10 +449,9 @@ fn export_filters_by_time() {
     );
 }
 
-#[test]
-fn read_after_pages_in_order() {
+fn read_after_pages_in_order(w: Writer) {
     let (_dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, w).unwrap();
     for i in 0..10 {
         log.record(ev("sign", i)).unwrap();
     }
@@ -478,11 +465,12 @@ fn read_after_pages_in_order() {
 
 /// Identical events waiting together become one record that counts them; a different event
 /// in between starts a new one; the counts add up to every event reported.
-#[test]
-fn coalesced_events_keep_their_count() {
+fn coalesced_events_keep_their_count(w: Writer) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
-    let log = AuditLog::open(&path, false, None).unwrap().coalescing(true);
+    let log = AuditLog::open(&path, false, None, w)
+        .unwrap()
+        .coalescing(true);
     let sign = Event {
         user: "op".into(),
         operation: "sign".into(),
@@ -525,4 +513,89 @@ fn coalesced_events_keep_their_count() {
     assert!(records
         .iter()
         .any(|r| r.event.detail.contains(" last=") || r.event.detail.starts_with("count=")));
+}
+
+/// Each named test, once with a writer thread and once written by its callers.
+macro_rules! with_each_writer {
+    ($($name:ident),* $(,)?) => {
+        mod thread {
+            $(#[test] fn $name() { super::$name(super::Writer::Thread) })*
+        }
+        mod caller {
+            $(#[test] fn $name() { super::$name(super::Writer::Caller) })*
+        }
+    };
+}
+
+with_each_writer!(
+    append_flush_verify_counts,
+    without_key_the_tail_is_unauthenticated,
+    drop_flushes_and_checkpoints,
+    logout_checkpoints_with_the_departing_key,
+    empty_and_missing_trails,
+    concurrent_logs_keep_one_chain,
+    processes_keep_one_chain,
+    strict_mode_reports_write_failures,
+    strict_waiters_share_commits,
+    a_forked_copy_writes_nothing_on_drop,
+    syslog_receives_each_committed_record,
+    export_filters_by_time,
+    read_after_pages_in_order,
+    coalesced_events_keep_their_count,
+);
+
+/// Written by its callers, the log starts no thread: an event is written by the call that
+/// finds the last write 100 ms old (the first at once), and one that waits is not written
+/// until a call comes.
+#[test]
+fn callers_write_once_the_window_has_passed() {
+    let (_dir, path) = temp_db();
+    let written = || read_after(&path, 0, usize::MAX).unwrap().len();
+    let log = AuditLog::open(&path, false, None, Writer::Caller).unwrap();
+    log.record(ev("sign", 0)).unwrap();
+    assert_eq!(written(), 1, "the first event is written at once");
+    log.record(ev("sign", 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(written(), 1, "written within the window, or by a thread");
+    log.record(ev("sign", 2)).unwrap();
+    assert_eq!(
+        written(),
+        3,
+        "the window has passed: the call writes the queue"
+    );
+    log.record(ev("sign", 3)).unwrap();
+    drop(log);
+    assert_eq!(intact(&path).records, 4);
+}
+
+/// Written by its callers, a checkpoint deferred by the rate limit is written by the next
+/// call after it is due, and a full queue by the call that fills it.
+#[test]
+fn callers_write_deferred_checkpoints_and_full_queues() {
+    let (_dir, path) = temp_db();
+    let log = AuditLog::open(&path, false, None, Writer::Caller).unwrap();
+    log.set_key(key());
+    log.record(ev("login", 0)).unwrap();
+    let checkpointed = || {
+        verify(&path, &KEY, Anchored::NotKept)
+            .unwrap()
+            .last_checkpoint_seq
+    };
+    assert_eq!(checkpointed(), 1);
+    for i in 1..=super::flusher::BATCH_NOW as u64 {
+        log.record(ev("sign", i)).unwrap();
+    }
+    assert_eq!(
+        read_after(&path, 0, usize::MAX).unwrap().len(),
+        super::flusher::BATCH_NOW + 1,
+        "the queue was not written when it filled"
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    log.record(ev("sign", 0)).unwrap();
+    assert_eq!(checkpointed(), 2 + super::flusher::BATCH_NOW as u64);
+    drop(log);
+    assert_eq!(
+        intact(&path).last_checkpoint_seq,
+        2 + super::flusher::BATCH_NOW as u64
+    );
 }

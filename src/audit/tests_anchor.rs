@@ -45,7 +45,14 @@ impl AnchorStore for MemAnchor {
 
 /// Append `n` records with `key` set, then flush (a checkpoint at the end).
 fn append(path: &Path, anchor: &MemAnchor, key: [u8; 32], n: u64) {
-    let log = AuditLog::open_anchored(path, false, None, Some(Box::new(anchor.clone()))).unwrap();
+    let log = AuditLog::open_anchored(
+        path,
+        false,
+        None,
+        Some(Box::new(anchor.clone())),
+        Writer::Thread,
+    )
+    .unwrap();
     log.set_key(Some(Zeroizing::new(key)));
     for i in 0..n {
         log.record(ev("sign", i)).unwrap();

@@ -13,7 +13,7 @@ use super::*;
 /// Ten records, checkpointed at 5 and 10 only (the key is set just for the flushes).
 fn trail() -> (tempfile::TempDir, PathBuf) {
     let (dir, path) = temp_db();
-    let log = AuditLog::open(&path, false, None).unwrap();
+    let log = AuditLog::open(&path, false, None, Writer::Thread).unwrap();
     for i in 1..=10 {
         log.record(ev("sign", i)).unwrap();
         if i % 5 == 0 {

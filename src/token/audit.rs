@@ -49,6 +49,7 @@ pub(super) fn open(config: &SlotConfig) -> Result<Option<AuditLog>> {
         config.audit_strict,
         syslog,
         Some(anchor),
+        config.audit_writer,
     );
     match opened {
         Ok(log) => Ok(Some(log.coalescing(config.audit_coalesce))),

@@ -64,11 +64,14 @@ pub fn root_dir() -> &'static Path {
             conf.push_str(&format!(
                 "[[slot]]\npath = \"{}\"\nlabel = \"test slot {i}\"\npin_max_retries = {MAX_RETRIES}\n\
                  argon2_memory_kib = 64\nargon2_iterations = 1\nallow_rsa_1024_private = {}\n\
-                 audit_strict = {}\nallow_compromised_processing = {}\n\n",
+                 audit_strict = {}\nallow_compromised_processing = {}\naudit_writer = \"{}\"\n\n",
                 dir.join(format!("slot{i}")).display(),
                 i == LEGACY_SLOT,
                 i == STRICT_SLOT,
-                i == COMPROMISED_SLOT
+                i == COMPROMISED_SLOT,
+                // Both writers under the whole suite: the recording threads for even slots
+                // (slot 0 is most tests'), a writer thread for odd ones.
+                if i % 2 == 0 { "caller" } else { "thread" }
             ));
         }
         std::fs::write(dir.join("keyward.toml"), conf).expect("write keyward.toml");
