@@ -140,7 +140,7 @@ pub struct AuditLog {
 /// with.
 enum Writing {
     Thread(Option<JoinHandle<()>>),
-    Caller(Mutex<Flusher>),
+    Caller(Box<Mutex<Flusher>>),
 }
 
 /// How many of the newest waiting events `record` compares a new one with.
@@ -184,7 +184,7 @@ impl AuditLog {
         });
         let flusher = Flusher::new(conn, origin, path.to_owned(), forwarder, anchor);
         let writing = match writer.resolve() {
-            Writer::Caller => Writing::Caller(Mutex::new(flusher)),
+            Writer::Caller => Writing::Caller(Box::new(Mutex::new(flusher))),
             _ => {
                 let for_thread = Arc::clone(&shared);
                 let handle = std::thread::Builder::new()
