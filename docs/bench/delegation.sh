@@ -7,11 +7,13 @@
 #   BLOCK signatures between them; each pair of blocks gives one ratio, and the median ratio
 #   of a run is its overhead. A slow spell of a shared host slows both blocks of a pair, so it
 #   cancels out. RUNS runs per operation; the run with the middle overhead is the figure.
-# - separate: one process per path, as an application would run, ROUNDS rounds alternating
-#   which path goes first. The direct process then has no Keyward in it (no shared heap, no
-#   audit thread), but rounds are seconds apart, so a noisy host spreads them widely. Each
-#   process reports its mean and the 10th percentile of its blocks of BLOCK signatures (the
-#   blocks no neighbour slowed); per round, each gives a ratio; the medians are the figures.
+# - separate: one process per path, as an application would run, ROUNDS rounds rotating
+#   which path goes first. The direct process then has no Keyward in it (no shared heap),
+#   but rounds are seconds apart, so a noisy host spreads them widely. Each process reports
+#   its mean and the 10th percentile of its blocks of BLOCK signatures (the blocks no
+#   neighbour slowed); per round, each gives a ratio; the medians are the figures. Keyward
+#   runs twice per round: with its default audit writer (the calling thread, in this
+#   single-threaded process) and with `audit_writer = "thread"` (docs/audit.md).
 # Writes docs/bench/delegation.txt. Run on a machine with no build or test running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,6 +45,7 @@ device_module = "$SOFTHSM"
 device_token = "hsm"
 device_pin_file = "$WORK/hsm.pin"
 TOML
+sed 's/^\[\[slot\]\]$/[[slot]]\naudit_writer = "thread"/' "$WORK/keyward.toml" >"$WORK/keyward-thread.toml"
 export KEYWARD_CONF=$WORK/keyward.toml
 KEYWARD_SO_PIN=$SO_PIN KEYWARD_PIN=$PIN target/release/keyward init --label kwd >/dev/null
 
@@ -55,9 +58,9 @@ run() {
     sed -n 's/.*base \([0-9.]*\) µs\/op, subject \([0-9.]*\) µs\/op, median ratio \([0-9.]*\).*/\1 \2 \3/p'
 }
 
-# one OP MODULE TOKEN N: one process signing N times; prints its mean and p10 µs/op
+# one OP MODULE TOKEN N [CONF]: one process signing N times; prints its mean and p10 µs/op
 one() {
-  DELEGATE_COST_MODULE=$2 DELEGATE_COST_TOKEN=$3 DELEGATE_COST_PIN=$PIN DELEGATE_COST_ONLY=$1 \
+  KEYWARD_CONF=${5:-$KEYWARD_CONF} DELEGATE_COST_MODULE=$2 DELEGATE_COST_TOKEN=$3 DELEGATE_COST_PIN=$PIN DELEGATE_COST_ONLY=$1 \
     DELEGATE_COST_N=$4 DELEGATE_COST_BLOCK=$BLOCK taskset -c "$CPU" target/release/examples/delegate_cost |
     sed -n 's/.* \([0-9.]*\) µs\/op (wall), blocks of [0-9]*: p10 \([0-9.]*\) µs.*/\1 \2/p'
 }
@@ -80,26 +83,31 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
   echo
   echo "separate: $ROUNDS rounds of one process per path (HMAC $SEP_N signatures, ECDSA $((SEP_N / 3)),"
   echo "RSA $((SEP_N / 30))); medians over rounds of each path's mean and 10th-percentile block"
-  echo "µs/op, and of the per-round ratios"
-  printf '%-9s %21s %21s %9s %9s   %s\n' operation "direct mean/p10 µs" "Keyward mean/p10 µs" "mean" "p10" \
-    "per round (direct/Keyward mean)"
+  echo "µs/op, and of the per-round ratios; Keyward with its default audit writer (the calling"
+  echo "thread here) and with audit_writer = \"thread\""
+  printf '%-9s %21s %21s %9s %9s %21s %9s %9s\n' operation "direct mean/p10 µs" "Keyward mean/p10 µs" "mean" "p10" \
+    "thread: mean/p10 µs" "mean" "p10"
   for op in HMAC ECDSA RSA; do
-    case $op in HMAC) n=$SEP_N ;; *) n=$((SEP_N / 3)) ;; esac
+    case $op in HMAC) n=$SEP_N ;; ECDSA) n=$((SEP_N / 3)) ;; RSA) n=$((SEP_N / 30)) ;; esac
     rows=()
     for i in $(seq "$ROUNDS"); do
-      if [ $((i % 2)) = 1 ]; then
-        dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n")
-        kk=$(one "$op" target/release/libkeyward.so kwd "$n")
-      else
-        kk=$(one "$op" target/release/libkeyward.so kwd "$n")
-        dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n")
-      fi
-      rows+=("$dd $kk")
+      # rotate the order of the three processes from round to round
+      dd="" kk="" tt=""
+      for who in $(echo "d k t d k" | cut -d' ' -f$((i % 3 + 1))-$((i % 3 + 3))); do
+        case $who in
+          d) dd=$(one "$op" "$WORK/libsofthsm2-direct.so" direct "$n") ;;
+          k) kk=$(one "$op" target/release/libkeyward.so kwd "$n") ;;
+          t) tt=$(one "$op" target/release/libkeyward.so kwd "$n" "$WORK/keyward-thread.toml") ;;
+        esac
+      done
+      rows+=("$dd $kk $tt")
     done
     col() { printf '%s\n' "${rows[@]}" | awk "{print $1}" | median; }
-    rounds=$(printf '%s\n' "${rows[@]}" | awk '{printf "%s/%s ", $1, $3}')
-    printf '%-9s %10.2f/%-10.2f %10.2f/%-10.2f %+8.1f%% %+8.1f%%   %s\n' "$op" \
+    printf '%-9s %10.2f/%-10.2f %10.2f/%-10.2f %+8.1f%% %+8.1f%% %10.2f/%-10.2f %+8.1f%% %+8.1f%%\n' "$op" \
       "$(col '$1')" "$(col '$2')" "$(col '$3')" "$(col '$4')" \
-      "$(col '($3 / $1 - 1) * 100')" "$(col '($4 / $2 - 1) * 100')" "$rounds"
+      "$(col '($3 / $1 - 1) * 100')" "$(col '($4 / $2 - 1) * 100')" \
+      "$(col '$5')" "$(col '$6')" \
+      "$(col '($5 / $1 - 1) * 100')" "$(col '($6 / $2 - 1) * 100')"
+    echo "          per round (direct/Keyward/thread mean): $(printf '%s\n' "${rows[@]}" | awk '{printf "%s/%s/%s ", $1, $3, $5}')"
   done
 } | tee docs/bench/delegation.txt
