@@ -2,6 +2,7 @@
 //! waits (strict mode, `flush`, a full queue) on the writer's progress. The writer is a
 //! background thread, or (`Writer::Caller`) the recording threads themselves, one at a time.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -252,6 +253,16 @@ impl AuditLog {
     /// is gone, or in strict mode when called in a process other than the one that opened
     /// the log (after `fork()`, where nothing would ever write it).
     pub fn record(&self, e: Event) -> Result<()> {
+        self.append(Cow::Owned(e))
+    }
+
+    /// [`record`](Self::record) an event kept by the caller: it is copied only if it is
+    /// queued rather than counted into an equal one waiting (a session's repeated key use).
+    pub fn record_again(&self, e: &Event) -> Result<()> {
+        self.append(Cow::Borrowed(e))
+    }
+
+    fn append(&self, e: Cow<'_, Event>) -> Result<()> {
         let at = SystemTime::now();
         if self.shared.strict && std::process::id() != self.owner {
             return Err(Error::GeneralError);
@@ -274,7 +285,7 @@ impl AuditLog {
         let ticket = st.queued;
         let coalesced = self.coalesce && !self.shared.strict && coalesce(&mut st.queue, &e, at);
         if !coalesced {
-            st.queue.push(Pending::new(at, e));
+            st.queue.push(Pending::new(at, e.into_owned()));
             self.shared.wake_flusher(&mut st, self.shared.strict);
         }
         if self.callers_write() {

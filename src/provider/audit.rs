@@ -134,7 +134,7 @@ impl Provider {
         });
         if let Some((obj, event)) = asked.as_ref().ok().and_then(|q| s.grant.reuse(q)) {
             if let Some(event) = event {
-                token.record(event)?;
+                token.record_again(&event)?;
             }
             return Ok(obj);
         }
@@ -160,8 +160,9 @@ impl Provider {
             Err(e) => return Err(e),
         };
         let event = token.use_event(h, use_name(usage), &Subject::of(&obj), m.ty)?;
+        let event = event.map(Arc::new);
         if let Some(event) = &event {
-            token.record(event.clone())?;
+            token.record_again(event)?;
         }
         if reusable {
             s.grant.remember(Grant {

@@ -41,7 +41,7 @@ pub struct Question {
 pub struct Grant {
     pub question: Question,
     pub object: Weak<Object>,
-    pub event: Option<Event>,
+    pub event: Option<Arc<Event>>,
 }
 
 /// A session's last grant (none at first).
@@ -51,7 +51,7 @@ pub struct LastGrant(Mutex<Option<Grant>>);
 impl LastGrant {
     /// The key object and audit record of the last grant, if it answered this very question
     /// and its object is still alive.
-    pub fn reuse(&self, question: &Question) -> Option<(Arc<Object>, Option<Event>)> {
+    pub fn reuse(&self, question: &Question) -> Option<(Arc<Object>, Option<Arc<Event>>)> {
         let last = self.0.lock().ok()?;
         let g = last.as_ref().filter(|g| g.question == *question)?;
         Some((g.object.upgrade()?, g.event.clone()))
@@ -99,11 +99,11 @@ mod tests {
         last.remember(Grant {
             question: question(),
             object: Arc::downgrade(&object),
-            event: Some(event.clone()),
+            event: Some(Arc::new(event.clone())),
         });
         let (hit, recorded) = last.reuse(&question()).unwrap();
         assert!(Arc::ptr_eq(&hit, &object));
-        assert_eq!(recorded, Some(event));
+        assert_eq!(recorded.as_deref(), Some(&event));
         let other = [
             Question {
                 key: 6,

@@ -166,6 +166,14 @@ impl Token {
         }
     }
 
+    /// [`Self::record`] an event the caller keeps (copied only if it must be queued).
+    pub fn record_again(&self, event: &Event) -> Result<()> {
+        match &self.audit {
+            Some(log) => log.record_again(event),
+            None => Ok(()),
+        }
+    }
+
     /// Who is logged in, as records name them (empty texts when nobody is).
     fn who(&self) -> Result<(Text, Text)> {
         Ok(match self.read()?.principal.as_ref() {

@@ -25,6 +25,7 @@ use super::{DeviceConfig, PinSource};
 use crate::crypto::digest::DigestAlg;
 use crate::crypto::hmac::Hmac;
 use crate::error::Error;
+use crate::session::HandleHashing;
 
 /// A live connection (see the module doc).
 pub(super) struct Connection {
@@ -39,7 +40,7 @@ pub(super) struct Connection {
     handles: RwLock<Handles>,
 }
 
-type Handles = HashMap<Box<[u8]>, Vec<(CK_OBJECT_CLASS, ObjectHandle)>>;
+type Handles = HashMap<Box<[u8]>, Vec<(CK_OBJECT_CLASS, ObjectHandle)>, HandleHashing>;
 
 impl Connection {
     /// The load this connection belongs to.
@@ -185,7 +186,7 @@ pub(super) fn connect(
         slot,
         pool: Pool::new(max_idle),
         login: Mutex::new(Some(session)),
-        handles: RwLock::new(HashMap::new()),
+        handles: RwLock::new(HashMap::default()),
     })
 }
 

@@ -92,8 +92,8 @@ impl Pool {
             pool: self,
             session: Some(session),
             discard: Cell::new(false),
-            p11: p11.clone(),
-            _loaded: loaded,
+            epoch,
+            loaded,
         })
     }
 
@@ -114,9 +114,10 @@ pub(super) struct PooledSession<'a> {
     pool: &'a Pool,
     session: Option<Session>,
     discard: Cell<bool>,
-    p11: Pkcs11,
-    /// Dropped after the session is back in the pool or closed (fields drop after `drop`).
-    _loaded: RwLockReadGuard<'a, Loaded>,
+    /// The load the session belongs to. Its guard is dropped after the session is back in
+    /// the pool or closed (fields drop after `drop`).
+    epoch: u64,
+    loaded: RwLockReadGuard<'a, Loaded>,
 }
 
 impl PooledSession<'_> {
@@ -127,7 +128,9 @@ impl PooledSession<'_> {
 
     /// The module context the session belongs to.
     pub(super) fn context(&self) -> &Pkcs11 {
-        &self.p11
+        self.loaded
+            .context(self.epoch)
+            .unwrap_or_else(|| unreachable!("checked at checkout, and the load is held since"))
     }
 }
 
