@@ -245,9 +245,11 @@ impl AuditLog {
         self
     }
 
-    /// Append an event: queue it and wake the flusher, then return `Ok` at once. In strict
-    /// mode, wait until the flusher has committed it (concurrent waiters share one
-    /// transaction) and return `CKR_DEVICE_ERROR` if it could not be written.
+    /// Append an event: queue it and wake the flusher, then return `Ok` at once; when the
+    /// callers write, first write the queue on this thread if the last write is 100 ms old
+    /// or the queue is long (and no other thread is writing). In strict mode, wait until it
+    /// is committed (concurrent waiters share one transaction) and return
+    /// `CKR_DEVICE_ERROR` if it could not be written.
     ///
     /// Blocks while `MAX_QUEUE` events are waiting. `CKR_GENERAL_ERROR` if the flusher thread
     /// is gone, or in strict mode when called in a process other than the one that opened
