@@ -2,7 +2,9 @@
 //! ECDSA P-256 signatures with a token key, single thread. Not a benchmark suite (issue 8).
 //! Usage: KEYWARD_DIR=... KEYWARD_PIN=... cargo run --release --example hot_path
 //! (HOT_PATH_ONLY=HMAC or ECDSA runs only that one and HOT_PATH_SCALE=N N times as many,
-//! e.g. under `perf record`).
+//! e.g. under `perf record`; HOT_PATH_GAP_MS=G signs 40 times G ms apart instead, as a sparse
+//! caller does, and prints the latency of each signature's calls: median, 90th percentile,
+//! maximum).
 
 use std::time::Instant;
 
@@ -40,6 +42,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &[Attribute::Sign(true), Attribute::Token(true)],
     )?;
     let data = [7u8; 64];
+    if let Some(gap) = std::env::var("HOT_PATH_GAP_MS")
+        .ok()
+        .and_then(|g| g.parse().ok())
+    {
+        return sparse(&s, hmac, &data, std::time::Duration::from_millis(gap));
+    }
     for (name, mech, key, n) in [
         ("HMAC-SHA256 64 B", Mechanism::Sha256Hmac, hmac, 200_000u32),
         ("ECDSA P-256 SHA-256", Mechanism::EcdsaSha256, ec, 20_000),
@@ -60,5 +68,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             1.0 / per.as_secs_f64()
         );
     }
+    Ok(())
+}
+
+/// Sign with `key` 40 times, `gap` apart; print the latency percentiles of the calls.
+fn sparse(
+    s: &cryptoki::session::Session,
+    key: cryptoki::object::ObjectHandle,
+    data: &[u8],
+    gap: std::time::Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut took: Vec<f64> = (0..40)
+        .map(|_| {
+            std::thread::sleep(gap);
+            let start = Instant::now();
+            s.sign(&Mechanism::Sha256Hmac, key, data)
+                .map(|_| start.elapsed().as_secs_f64() * 1e6)
+        })
+        .collect::<Result<_, _>>()?;
+    took.sort_by(f64::total_cmp);
+    println!(
+        "HMAC-SHA256 64 B, one signature every {} ms: median {:.1} µs, p90 {:.1} µs, max {:.1} µs",
+        gap.as_millis(),
+        took[took.len() / 2],
+        took[took.len() * 9 / 10],
+        took[took.len() - 1]
+    );
     Ok(())
 }

@@ -45,6 +45,13 @@ pub(super) struct Work {
     stop: bool,
 }
 
+impl Work {
+    /// How many events the work holds (a coalesced record counts each of its events).
+    pub(super) fn events(&self) -> u64 {
+        (self.last + 1).saturating_sub(self.first)
+    }
+}
+
 /// The flusher's own state: the connection is used by one thread at a time (its thread, or
 /// the recording thread holding it).
 pub(super) struct Flusher {

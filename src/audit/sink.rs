@@ -15,7 +15,7 @@ use super::db::{self, Pending};
 use super::flusher::{Flusher, BATCH_NOW};
 use super::record::{Event, Origin};
 use super::syslog::{Forwarder, SyslogTarget};
-use super::writer::Writer;
+use super::writer::{Callers, Resolved, Writer};
 use crate::error::{Error, Result};
 
 /// At most this many events wait in memory; `record` blocks beyond it until the flusher has
@@ -137,11 +137,10 @@ pub struct AuditLog {
     writing: Writing,
 }
 
-/// The writer of a log: its thread, or the flusher state the recording threads take turns
-/// with.
+/// The writer of a log: its thread, or the recording threads in turn.
 enum Writing {
     Thread(Option<JoinHandle<()>>),
-    Caller(Box<Mutex<Flusher>>),
+    Callers(Box<Callers>),
 }
 
 /// How many of the newest waiting events `record` compares a new one with.
@@ -173,6 +172,17 @@ impl AuditLog {
         anchor: Option<Box<dyn AnchorStore>>,
         writer: Writer,
     ) -> Result<AuditLog> {
+        Self::open_resolved(path, strict, syslog, anchor, writer.resolve())
+    }
+
+    /// [`open_anchored`](Self::open_anchored) with the writer decided.
+    pub(super) fn open_resolved(
+        path: &Path,
+        strict: bool,
+        syslog: Option<SyslogTarget>,
+        anchor: Option<Box<dyn AnchorStore>>,
+        writer: Resolved,
+    ) -> Result<AuditLog> {
         let conn = db::open_writer(path)?;
         let forwarder = syslog.map(Forwarder::new).transpose()?;
         let origin = Origin::current();
@@ -184,9 +194,11 @@ impl AuditLog {
             strict,
         });
         let flusher = Flusher::new(conn, origin, path.to_owned(), forwarder, anchor);
-        let writing = match writer.resolve() {
-            Writer::Caller => Writing::Caller(Box::new(Mutex::new(flusher))),
-            _ => {
+        let writing = match writer {
+            Resolved::Callers { adaptive } => {
+                Writing::Callers(Box::new(Callers::new(flusher, adaptive)))
+            }
+            Resolved::Thread => {
                 let for_thread = Arc::clone(&shared);
                 let handle = std::thread::Builder::new()
                     .name("keyward-audit".into())
@@ -204,35 +216,21 @@ impl AuditLog {
     }
 
     /// Whether the recording threads write this log (no thread of its own).
-    fn callers_write(&self) -> bool {
-        matches!(self.writing, Writing::Caller(_))
+    pub(super) fn callers_write(&self) -> bool {
+        matches!(&self.writing, Writing::Callers(c) if c.writing())
     }
 
-    /// Callers write: take and write what is queued now, on this thread. `wait`: wait for
-    /// a thread writing already (then write what is left), else leave the work to it. Does
-    /// nothing in a process other than the opener (a `fork()` child's copy of the
-    /// connection must not be used) or while paused (test hook), except to stop.
-    fn write_here(&self, wait: bool) {
-        let Writing::Caller(flusher) = &self.writing else {
+    /// Callers write: write what is queued now on this thread (see [`Callers::write`]).
+    /// Nothing in a process other than the opener: a `fork()` child's copy of the
+    /// connection must not be used.
+    fn write_here(&self, wait: bool, window: bool) {
+        let Writing::Callers(callers) = &self.writing else {
             return;
         };
         if std::process::id() != self.owner {
             return;
         }
-        let mut flusher = match flusher.try_lock() {
-            Ok(f) => f,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) if wait => {
-                flusher.lock().unwrap_or_else(PoisonError::into_inner)
-            }
-            Err(std::sync::TryLockError::WouldBlock) => return,
-        };
-        let st = self.shared.lock();
-        if st.paused && !st.stop {
-            return;
-        }
-        let work = flusher.take(&self.shared, st);
-        flusher.finish(&self.shared, work);
+        callers.write(&self.shared, wait, window);
     }
 
     /// Coalesce identical events: an event equal in every field to one of the last few still
@@ -273,7 +271,7 @@ impl AuditLog {
         if st.queue.len() >= MAX_QUEUE {
             if self.callers_write() {
                 drop(st);
-                self.write_here(true);
+                self.write_here(true, false);
                 st = self.shared.lock();
             }
             st = self
@@ -298,7 +296,7 @@ impl AuditLog {
                 return Ok(());
             }
             drop(st);
-            self.write_here(self.shared.strict);
+            self.write_here(self.shared.strict, !self.shared.strict);
             if !self.shared.strict {
                 return Ok(());
             }
@@ -322,7 +320,7 @@ impl AuditLog {
             st.retiring = old;
             self.shared.wake_flusher(&mut st, true);
             drop(st);
-            self.write_here(true);
+            self.write_here(true, false);
         }
     }
 
@@ -350,7 +348,7 @@ impl AuditLog {
         self.shared.wake_flusher(&mut st, true);
         if self.callers_write() {
             drop(st);
-            self.write_here(true);
+            self.write_here(true, false);
             st = self.shared.lock();
         }
         let mut st = self
@@ -435,11 +433,7 @@ impl Drop for AuditLog {
         }
         self.shared.lock().stop = true;
         match writing {
-            Writing::Caller(flusher) => {
-                let mut flusher = flusher.into_inner().unwrap_or_else(PoisonError::into_inner);
-                let work = flusher.take(&self.shared, self.shared.lock());
-                flusher.finish(&self.shared, work);
-            }
+            Writing::Callers(callers) => callers.close(&self.shared),
             Writing::Thread(Some(handle)) => {
                 self.shared.wake_flusher(&mut self.shared.lock(), true);
                 if handle.join().is_err() {

@@ -599,3 +599,47 @@ fn callers_write_deferred_checkpoints_and_full_queues() {
         2 + super::flusher::BATCH_NOW as u64
     );
 }
+
+/// Written by its callers on `auto`, a log whose windows carry few events hands the trail
+/// to a thread of its own (which then writes without any further call); a busy one never.
+#[test]
+fn sparse_callers_hand_the_trail_to_a_thread() {
+    use super::writer::{Resolved, SPARSE_EVENTS, SPARSE_WRITES};
+    let adaptive = Resolved::Callers { adaptive: true };
+    let (_dir, path) = temp_db();
+    let written = || read_after(&path, 0, usize::MAX).unwrap().len();
+    let busy = AuditLog::open_resolved(&path, false, None, None, adaptive).unwrap();
+    let mut i = 0;
+    for _ in 0..SPARSE_WRITES + 1 {
+        std::thread::sleep(Duration::from_millis(120));
+        for _ in 0..SPARSE_EVENTS {
+            busy.record(ev("busy", i)).unwrap();
+            i += 1;
+        }
+    }
+    assert!(busy.callers_write(), "a busy log was handed to a thread");
+    drop(busy);
+    assert_eq!(written() as u64, i);
+
+    let sparse = AuditLog::open_resolved(&path, false, None, None, adaptive).unwrap();
+    for j in 0..=SPARSE_WRITES as u64 {
+        std::thread::sleep(Duration::from_millis(120));
+        sparse.record(ev("sparse", j)).unwrap();
+    }
+    assert!(
+        !sparse.callers_write(),
+        "a sparse log stayed with its callers"
+    );
+    // Within the window: no call will write it, the thread must.
+    sparse.record(ev("sparse", 99)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while written() as u64 != i + SPARSE_WRITES as u64 + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the thread wrote nothing"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(sparse);
+    assert_eq!(intact(&path).records, i + SPARSE_WRITES as u64 + 2);
+}
