@@ -17,7 +17,8 @@
 //!   thread would make glibc lock in every `malloc` of the application): the `record` that
 //!   finds the last write 100 ms old, or the queue 8,192 events long, writes the queue on its
 //!   own thread; strict records, `flush`, logout and drop write at once. One thread writes at
-//!   a time; a plain event that finds another writing leaves the queue to it.
+//!   a time; a plain event that finds another writing leaves the queue to it. By default
+//!   the callers hand the trail to a thread once they turn out to call rarely ([`Writer`]).
 //!
 //! Either way the writer takes the whole queue at once and appends it in ONE
 //! `BEGIN IMMEDIATE` transaction (group commit): inside the transaction it reads the last
