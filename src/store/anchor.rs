@@ -1,15 +1,14 @@
 //! The audit trail's anchor (docs/audit.md): one row in the token database, outside the
 //! trail it anchors. Written in the same transaction as C_InitToken's new master key, then
-//! only advanced, by the audit flusher through its own connection ([`AnchorDb`]).
+//! only advanced, by the audit trail's writer through the store ([`AnchorDb`]).
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::sqlite::SqliteStore;
 use crate::audit::{Anchor, AnchorStore};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_anchor (
@@ -55,62 +54,44 @@ pub(super) fn load(store: &SqliteStore) -> Result<Option<Anchor>> {
     store.with(|c| read(c))
 }
 
-/// The anchor as the audit flusher reaches it: its own connection to the token database,
-/// opened on first use (the flusher runs on its own thread).
+/// The anchor as the audit trail's writer reaches it: through the token store's own
+/// connection, so that advancing it does not look, to this process's token, like a change
+/// made by another process (SQLite's `data_version` ignores a connection's own commits; a
+/// second connection's write made the token re-read its objects after every checkpoint).
 pub struct AnchorDb {
-    path: PathBuf,
-    conn: Option<Connection>,
+    store: Arc<SqliteStore>,
 }
 
 impl AnchorDb {
-    /// The anchor in the token database at `path` (`token.db`).
-    pub fn new(path: PathBuf) -> Self {
-        Self { path, conn: None }
-    }
-
-    fn conn(&mut self) -> Result<&Connection> {
-        if self.conn.is_none() {
-            let open = || -> rusqlite::Result<Connection> {
-                let c = Connection::open(&self.path)?;
-                c.busy_timeout(Duration::from_secs(10))?;
-                // An advance lost to a power failure leaves the anchor behind the trail,
-                // which verification tolerates (and the next checkpoint moves it on), so
-                // it is not worth an fsync of its own: in WAL mode, NORMAL commits without
-                // one and stays safe from corruption. Every other write to token.db stays
-                // FULL (the store's own connection).
-                c.pragma_update(None, "synchronous", "NORMAL")?;
-                c.execute_batch(SCHEMA)?;
-                Ok(c)
-            };
-            self.conn = Some(open().map_err(|e| self.failed(&e))?);
-        }
-        self.conn.as_ref().ok_or(Error::GeneralError)
-    }
-
-    fn failed(&self, e: &rusqlite::Error) -> Error {
-        eprintln!("keyward: audit anchor in {}: {e}", self.path.display());
-        Error::DeviceError
+    /// The anchor in `store` (the token's `token.db`).
+    pub fn new(store: Arc<SqliteStore>) -> Self {
+        Self { store }
     }
 }
 
 impl AnchorStore for AnchorDb {
     fn load(&mut self) -> Result<Option<Anchor>> {
-        let r = read(self.conn()?);
-        r.map_err(|e| self.failed(&e))
+        load(&self.store)
     }
 
     fn advance(&mut self, new: &Anchor) -> Result<bool> {
-        let r = self.conn()?.execute(
-            "UPDATE audit_anchor SET seq = ?2, hash = ?3, mac = ?4
-             WHERE id = 1 AND key_id = ?1 AND seq < ?2",
-            params![
-                new.key_id,
-                seq_int(new.seq).unwrap_or(i64::MAX),
-                new.hash,
-                new.mac
-            ],
-        );
-        r.map(|n| n == 1).map_err(|e| self.failed(&e))
+        let seq = seq_int(new.seq).unwrap_or(i64::MAX);
+        self.store.with(|c| {
+            // An advance lost to a power failure leaves the anchor behind the trail, which
+            // verification tolerates (and the next checkpoint moves it on), so it is not
+            // worth an fsync of its own: in WAL mode, NORMAL commits without one and stays
+            // safe from corruption. Every other write to token.db stays FULL.
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            let updated = c.execute(
+                "UPDATE audit_anchor SET seq = ?2, hash = ?3, mac = ?4
+                 WHERE id = 1 AND key_id = ?1 AND seq < ?2",
+                params![new.key_id, seq, new.hash, new.mac],
+            );
+            let restored = c.pragma_update(None, "synchronous", "FULL");
+            let n = updated?;
+            restored?;
+            Ok(n == 1)
+        })
     }
 }
 
@@ -123,11 +104,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token.db");
         use crate::store::Store;
-        let store = SqliteStore::open(&path).unwrap();
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
         assert_eq!(store.audit_anchor().unwrap(), None);
         let key = [5u8; 32];
         store.with(|c| put(c, &Anchor::genesis(&key))).unwrap();
-        let mut db = AnchorDb::new(path);
+        let mut db = AnchorDb::new(Arc::clone(&store));
         assert!(db.advance(&Anchor::new(&key, 4, &[1; 32])).unwrap());
         assert!(
             !db.advance(&Anchor::new(&key, 3, &[1; 32])).unwrap(),
@@ -140,5 +121,9 @@ mod tests {
         let a = db.load().unwrap().unwrap();
         assert_eq!((a.seq, a.made_with(&key)), (4, true));
         assert_eq!(store.audit_anchor().unwrap(), Some(a));
+        let sync: i64 = store
+            .with(|c| c.pragma_query_value(None, "synchronous", |r| r.get(0)))
+            .unwrap();
+        assert_eq!(sync, 2, "the store's own writes stay synchronous=FULL");
     }
 }

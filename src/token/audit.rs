@@ -2,6 +2,7 @@
 //! mechanism and result. Never a PIN, key material or data.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cryptoki_sys::*;
 
@@ -35,7 +36,10 @@ impl Subject {
 
 /// Open the slot's audit trail, if it keeps one. A trail that cannot be opened is reported
 /// on stderr; the token then works without one unless the slot is strict.
-pub(super) fn open(config: &SlotConfig) -> Result<Option<AuditLog>> {
+pub(super) fn open(
+    config: &SlotConfig,
+    store: &Arc<crate::store::sqlite::SqliteStore>,
+) -> Result<Option<AuditLog>> {
     if !config.audit {
         return Ok(None);
     }
@@ -43,7 +47,7 @@ pub(super) fn open(config: &SlotConfig) -> Result<Option<AuditLog>> {
         "syslog" => SyslogTarget::Syslog,
         path => SyslogTarget::Socket(PathBuf::from(path)),
     });
-    let anchor = Box::new(crate::store::anchor::AnchorDb::new(config.db_path()));
+    let anchor = Box::new(crate::store::anchor::AnchorDb::new(Arc::clone(store)));
     let opened = AuditLog::open_anchored(
         &config.audit_path(),
         config.audit_strict,

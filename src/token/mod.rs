@@ -53,7 +53,7 @@ pub(crate) struct State {
 /// One token behind one slot.
 pub struct Token {
     config: SlotConfig,
-    store: Box<dyn Store>,
+    store: Arc<dyn Store>,
     state: RwLock<State>,
     /// Advanced each time the state's write lock is taken: a session's last grant of a key
     /// use is reused only while it has not moved (`session/grant.rs`).
@@ -101,17 +101,17 @@ impl Token {
     /// Open the token store named by `config`; object handles come from `handles`, shared
     /// by every token of the provider so that no handle is ever reused.
     pub fn open(config: SlotConfig, handles: Arc<AtomicU64>) -> Result<Self> {
-        let store = SqliteStore::open(&config.db_path())?;
+        let store = Arc::new(SqliteStore::open(&config.db_path())?);
         let label = store.token()?.map(|t| t.label).unwrap_or_default();
         Ok(Self {
-            audit: audit::open(&config)?,
+            audit: audit::open(&config, &store)?,
             label: RwLock::new(label.into()),
             delegate: config.delegate.as_ref().map(device::Delegate::open),
             generation: AtomicU64::new(0),
             watch: watch::WalWatch::new(config.db_path()),
             refused: Default::default(),
             config,
-            store: Box::new(store),
+            store,
             state: RwLock::new(State {
                 login: Login::Public,
                 principal: None,
