@@ -114,7 +114,7 @@ impl Callers {
             }
             Err(TryLockError::WouldBlock) => return,
         };
-        let Some(flusher) = slot.as_mut() else {
+        let Some(flusher) = slot.as_mut().filter(|_| self.writing()) else {
             return;
         };
         let st = shared.lock();
@@ -138,9 +138,9 @@ impl Callers {
     }
 
     /// Start a thread that takes the flusher from its slot and runs it. If the thread
-    /// cannot be started the callers simply go on writing.
+    /// cannot be started the callers simply go on writing. The slot stays locked until the
+    /// hand-over is marked, so no other caller writes or hands over in between.
     fn hand_over(&self, shared: &Arc<Shared>, slot: MutexGuard<'_, Option<Flusher>>) {
-        drop(slot);
         let (flusher, shared) = (Arc::clone(&self.flusher), Arc::clone(shared));
         let spawned = std::thread::Builder::new()
             .name("keyward-audit".into())
@@ -157,6 +157,7 @@ impl Callers {
             *self.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
             self.handed_over.store(true, Ordering::Release);
         }
+        drop(slot);
     }
 
     /// At close (the log's `stop` is set): the last write here if the callers still hold
