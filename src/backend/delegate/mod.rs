@@ -239,7 +239,7 @@ impl Device {
     /// are asked for one by one.
     pub fn mechanisms(&self) -> Result<Vec<(CK_MECHANISM_TYPE, CK_ULONG, CK_ULONG, CK_FLAGS)>> {
         self.run(|s, conn| {
-            let (p11, slot) = (s.context(), conn.slot());
+            let (p11, slot) = (s.context()?, conn.slot());
             let mut types = p11.get_mechanism_list(slot)?;
             for extra in [
                 MechanismType::SHA224,
@@ -416,7 +416,7 @@ fn find_key(
 /// Whether the token is still there: C_GetTokenInfo. A token whose info cannot be read is
 /// gone (lost: CKR_DEVICE_REMOVED, or CKR_DEVICE_ERROR for a lost connection's own codes).
 fn probe(s: &PooledSession<'_>, conn: &Connection) -> DeviceResult<()> {
-    match s.context().get_token_info(conn.slot()) {
+    match s.context()?.get_token_info(conn.slot()) {
         Ok(_) => Ok(()),
         Err(e) => {
             let f = Failure::from(e);

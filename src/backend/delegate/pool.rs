@@ -126,11 +126,12 @@ impl PooledSession<'_> {
         self.discard.set(true);
     }
 
-    /// The module context the session belongs to.
-    pub(super) fn context(&self) -> &Pkcs11 {
+    /// The module context the session belongs to. Checked at checkout and held (read)
+    /// since, so it is there; a lost device otherwise.
+    pub(super) fn context(&self) -> DeviceResult<&Pkcs11> {
         self.loaded
             .context(self.epoch)
-            .unwrap_or_else(|| unreachable!("checked at checkout, and the load is held since"))
+            .ok_or_else(|| Failure::lost(Error::DeviceError))
     }
 }
 
