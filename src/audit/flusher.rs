@@ -1,8 +1,8 @@
 //! The flusher: takes the whole queue at once (group commit), appends it in one
 //! transaction, checkpoints it when a key is set, forwards it to syslog, and reports the
 //! outcome to waiting callers. It runs on a background thread of its own ([`Flusher::run`]),
-//! or is taken in turn by the recording threads (`Writer::Caller`: [`Flusher::take`] and
-//! [`Flusher::finish`], under the log's lock of it).
+//! or is taken in turn by the recording threads (`Writer::Caller`: [`Flusher::serve`], under
+//! the log's lock of it).
 
 use std::path::PathBuf;
 use std::sync::{MutexGuard, PoisonError};
@@ -32,7 +32,7 @@ pub(super) const BATCH_NOW: usize = 8192;
 const SPARE_CAPACITY: usize = 1024;
 
 /// One unit of work taken from the shared state.
-pub(super) struct Work {
+struct Work {
     batch: Vec<Pending>,
     /// Tickets `first..=last` are in `batch` (first > last when it holds none).
     first: u64,
@@ -47,7 +47,7 @@ pub(super) struct Work {
 
 impl Work {
     /// How many events the work holds (a coalesced record counts each of its events).
-    pub(super) fn events(&self) -> u64 {
+    fn events(&self) -> u64 {
         (self.last + 1).saturating_sub(self.first)
     }
 }
@@ -112,19 +112,27 @@ impl Flusher {
         loop {
             let st = self.wait(shared);
             let work = self.take(shared, st);
-            if self.finish(shared, work) {
+            let stop = work.stop;
+            self.finish(shared, work);
+            if stop {
                 return;
             }
         }
     }
 
-    /// Write what `take` took and report it; true when the work was the last (stop).
-    pub(super) fn finish(&mut self, shared: &Shared, mut work: Work) -> bool {
+    /// Take the work there is now, write it and report it; returns how many events it held.
+    pub(super) fn serve(&mut self, shared: &Shared, st: MutexGuard<'_, State>) -> u64 {
+        let work = self.take(shared, st);
+        let events = work.events();
+        self.finish(shared, work);
+        events
+    }
+
+    /// Write what `take` took and report it.
+    fn finish(&mut self, shared: &Shared, mut work: Work) {
         let ok = self.write(&mut work);
         self.last_write = Some(Instant::now());
-        let stop = work.stop;
         self.settle(shared, work, ok);
-        stop
     }
 
     /// Sleep until there is something to do; return with the state locked.
@@ -174,7 +182,7 @@ impl Flusher {
     }
 
     /// Take the work there is now (the whole queue at once) and unlock the state.
-    pub(super) fn take(&mut self, shared: &Shared, mut st: MutexGuard<'_, State>) -> Work {
+    fn take(&mut self, shared: &Shared, mut st: MutexGuard<'_, State>) -> Work {
         let spare = std::mem::take(&mut st.spare);
         let batch = std::mem::replace(&mut st.queue, spare);
         let first = st.taken + 1;
@@ -320,6 +328,15 @@ impl Flusher {
             st.spare = batch;
         }
         shared.wake_callers(&st);
+    }
+}
+
+/// Stop a flusher thread (the log's `stop` is set): wake it and wait until it has written
+/// its last work.
+pub(super) fn join(shared: &Shared, handle: std::thread::JoinHandle<()>) {
+    shared.wake_flusher(&mut shared.lock(), true);
+    if handle.join().is_err() {
+        eprintln!("keyward: audit flusher thread panicked");
     }
 }
 

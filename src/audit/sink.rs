@@ -434,12 +434,7 @@ impl Drop for AuditLog {
         self.shared.lock().stop = true;
         match writing {
             Writing::Callers(callers) => callers.close(&self.shared),
-            Writing::Thread(Some(handle)) => {
-                self.shared.wake_flusher(&mut self.shared.lock(), true);
-                if handle.join().is_err() {
-                    eprintln!("keyward: audit flusher thread panicked");
-                }
-            }
+            Writing::Thread(Some(handle)) => super::flusher::join(&self.shared, handle),
             Writing::Thread(None) => {}
         }
     }

@@ -121,9 +121,7 @@ impl Callers {
         if st.paused && !st.stop {
             return;
         }
-        let work = flusher.take(shared, st);
-        let events = work.events();
-        flusher.finish(shared, work);
+        let events = flusher.serve(shared, st);
         if window && self.adaptive {
             let sparse = if events < SPARSE_EVENTS {
                 self.sparse.load(Ordering::Relaxed) + 1
@@ -172,18 +170,14 @@ impl Callers {
                     .take()
             });
         if let Some(mut f) = slot {
-            let work = f.take(shared, shared.lock());
-            f.finish(shared, work);
+            f.serve(shared, shared.lock());
         }
         let thread = self
             .thread
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(handle) = thread {
-            shared.wake_flusher(&mut shared.lock(), true);
-            if handle.join().is_err() {
-                eprintln!("keyward: audit flusher thread panicked");
-            }
+            super::flusher::join(shared, handle);
         }
     }
 }
