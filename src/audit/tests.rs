@@ -49,6 +49,13 @@ fn intact(path: &Path) -> VerifyReport {
     report
 }
 
+/// The sequence number the trail's last checkpoint covers, as written so far.
+fn checkpointed(path: &Path) -> u64 {
+    verify(path, &KEY, Anchored::NotKept)
+        .unwrap()
+        .last_checkpoint_seq
+}
+
 #[test]
 fn the_log_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
@@ -130,21 +137,13 @@ fn a_rate_limited_checkpoint_is_written_later() {
     log.record(ev("login", 0)).unwrap();
     // The first checkpoint is not rate-limited; the next, within 100 ms, is deferred.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while verify(&path, &KEY, Anchored::NotKept)
-        .unwrap()
-        .last_checkpoint_seq
-        < 1
-    {
+    while checkpointed(&path) < 1 {
         assert!(std::time::Instant::now() < deadline, "no first checkpoint");
         std::thread::sleep(Duration::from_millis(1));
     }
     log.record(ev("sign", 1)).unwrap();
     // No flush, no further record: the deferred checkpoint comes on its own.
-    while verify(&path, &KEY, Anchored::NotKept)
-        .unwrap()
-        .last_checkpoint_seq
-        < 2
-    {
+    while checkpointed(&path) < 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "no deferred checkpoint"
@@ -576,12 +575,7 @@ fn callers_write_deferred_checkpoints_and_full_queues() {
     let log = AuditLog::open(&path, false, None, Writer::Caller).unwrap();
     log.set_key(key());
     log.record(ev("login", 0)).unwrap();
-    let checkpointed = || {
-        verify(&path, &KEY, Anchored::NotKept)
-            .unwrap()
-            .last_checkpoint_seq
-    };
-    assert_eq!(checkpointed(), 1);
+    assert_eq!(checkpointed(&path), 1);
     for i in 1..=super::flusher::BATCH_NOW as u64 {
         log.record(ev("sign", i)).unwrap();
     }
@@ -592,7 +586,7 @@ fn callers_write_deferred_checkpoints_and_full_queues() {
     );
     std::thread::sleep(Duration::from_millis(150));
     log.record(ev("sign", 0)).unwrap();
-    assert_eq!(checkpointed(), 2 + super::flusher::BATCH_NOW as u64);
+    assert_eq!(checkpointed(&path), 2 + super::flusher::BATCH_NOW as u64);
     drop(log);
     assert_eq!(
         intact(&path).last_checkpoint_seq,
