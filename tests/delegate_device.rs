@@ -618,20 +618,15 @@ fn wrong_pin_is_pin_incorrect_until_the_pin_file_is_fixed() {
     assert_eq!(unknown.check(), Err(Error::DeviceRemoved));
 }
 
-/// Runs the scenario in a child process: its SoftHSM recovery (finalize, initialise again)
-/// must not disturb the other tests' sessions.
-#[test]
-fn token_directory_moved_away_and_back() {
+/// Run the test `child` of this binary in a child process of its own (a no-op inside a child):
+/// its SoftHSM recovery (finalize, initialise again) must not disturb the other tests'
+/// sessions.
+fn in_child_process(child: &str) {
     if std::env::var_os(CHILD).is_some() || fixture().is_none() {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "token_directory_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", child, "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .output()
         .unwrap();
@@ -645,34 +640,82 @@ fn token_directory_moved_away_and_back() {
     println!("{stdout}");
 }
 
-/// The child of [`token_directory_moved_away_and_back`]; a no-op in any other run.
-#[test]
-fn token_directory_child() {
+/// What a child test of [`in_child_process`] works on: a token of its own in a fresh
+/// SoftHSM directory, a device on it and a P-256 pair made there.
+struct Gone {
+    _dir: tempfile::TempDir,
+    dev: Device,
+    id: Vec<u8>,
+    point: Vec<u8>,
+    /// The token directory, and where it goes while "away".
+    tokens: PathBuf,
+    away: PathBuf,
+}
+
+impl Gone {
+    /// Move the token directory away: the device is gone.
+    fn leave(&self) {
+        std::fs::rename(&self.tokens, &self.away).unwrap();
+    }
+
+    /// Move it back.
+    fn come_back(&self) {
+        std::fs::rename(&self.away, &self.tokens).unwrap();
+    }
+}
+
+/// [`Gone`] on a token labelled `label`; None (the test is a no-op) outside a child process.
+fn gone_fixture(label: &str) -> Option<Gone> {
     if std::env::var_os(CHILD).is_none() || !Path::new(SOFTHSM).exists() {
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let conf = common::softhsm_conf(dir.path());
-    init_token(&conf, "dd-gone");
+    init_token(&conf, label);
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    let tokens = dir.path().join("tokens");
-    let away = dir.path().join("tokens.away");
     let dev = Device::new(DeviceConfig {
         module: SOFTHSM.into(),
-        token: "dd-gone".into(),
+        token: label.into(),
         pin: PinSource::File(pin_file(dir.path(), "pin", PIN)),
     });
-    let id = [0x60, 0x0e];
+    let id = vec![0x60, 0x0e];
     let (public, private) = pair_templates(CKK_EC, &[(CKA_EC_PARAMS, P256.to_vec())]);
     let (pub_vals, _) = dev
         .generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN), &public, &private, &id)
         .unwrap();
     let point = pub_vals.get(CKA_EC_POINT).unwrap().to_vec();
-    let msg = b"still there?";
-    let sign = || dev.sign(&id, CKO_PRIVATE_KEY, &mech(CKM_ECDSA), &sha256(msg));
-    p256_verify(&point, msg, &sign().unwrap());
+    Some(Gone {
+        tokens: dir.path().join("tokens"),
+        away: dir.path().join("tokens.away"),
+        _dir: dir,
+        dev,
+        id,
+        point,
+    })
+}
 
-    std::fs::rename(&tokens, &away).unwrap();
+#[test]
+fn token_directory_moved_away_and_back() {
+    in_child_process("token_directory_child");
+}
+
+#[test]
+fn threads_signing_while_the_token_directory_goes_and_comes_back() {
+    in_child_process("token_directory_threads_child");
+}
+
+/// The child of [`token_directory_moved_away_and_back`]; a no-op in any other run.
+#[test]
+fn token_directory_child() {
+    let Some(g) = gone_fixture("dd-gone") else {
+        return;
+    };
+    let (dev, id, point) = (&g.dev, &g.id, &g.point);
+    let msg = b"still there?";
+    let sign = || dev.sign(id, CKO_PRIVATE_KEY, &mech(CKM_ECDSA), &sha256(msg));
+    p256_verify(point, msg, &sign().unwrap());
+
+    g.leave();
     // Every call fails cleanly and at once, whether it finds the loss, tries to reconnect,
     // or is turned away by the reconnect throttle.
     for round in 0..4 {
@@ -691,9 +734,68 @@ fn token_directory_child() {
         std::thread::sleep(Duration::from_millis(120));
     }
 
-    std::fs::rename(&away, &tokens).unwrap();
+    g.come_back();
     std::thread::sleep(RETRY_AFTER + Duration::from_millis(50));
     let sig = sign().expect("the next call after the directory is back succeeds");
-    p256_verify(&point, msg, &sig);
+    p256_verify(point, msg, &sig);
     dev.check().unwrap();
+}
+
+/// The child of [`threads_signing_while_the_token_directory_goes_and_comes_back`]: four
+/// threads sign without pause while the token directory is moved away and back. Every call
+/// either signs (verified) or fails with CKR_DEVICE_ERROR / CKR_DEVICE_REMOVED; some fail
+/// while it is away; every thread signs again once it is back; the pool is consistent after.
+#[test]
+fn token_directory_threads_child() {
+    let Some(g) = gone_fixture("dd-gone-threads") else {
+        return;
+    };
+    let (dev, id, point) = (&g.dev, &g.id, &g.point);
+    let back = std::sync::atomic::AtomicBool::new(false);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4u8)
+            .map(|t| {
+                let (dev, id, point, back, failed) = (&dev, &id, &point, &back, &failed);
+                scope.spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let mut ok_after_back = 0;
+                    for i in 0u32.. {
+                        assert!(Instant::now() < deadline, "thread {t} never signed again");
+                        let returned = back.load(std::sync::atomic::Ordering::Acquire);
+                        let msg = [&[t][..], &i.to_be_bytes()].concat();
+                        match dev.sign(id, CKO_PRIVATE_KEY, &mech(CKM_ECDSA), &sha256(&msg)) {
+                            Ok(sig) => {
+                                p256_verify(point, &msg, &sig);
+                                if returned {
+                                    ok_after_back += 1;
+                                    if ok_after_back == 3 {
+                                        return;
+                                    }
+                                }
+                            }
+                            Err(Error::DeviceError | Error::DeviceRemoved) => {
+                                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                std::thread::sleep(Duration::from_micros(200));
+                            }
+                            Err(e) => panic!("thread {t}, call {i}: {e:?}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        g.leave();
+        std::thread::sleep(RETRY_AFTER * 2 + Duration::from_millis(100));
+        g.come_back();
+        back.store(true, std::sync::atomic::Ordering::Release);
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+    let failed = failed.into_inner();
+    println!("calls that failed while the directory was away: {failed}");
+    assert!(failed > 0, "no call noticed the token was away");
+    let stats = dev.pool_stats();
+    assert!(stats.idle == stats.open && stats.open <= 8, "{stats:?}");
 }
