@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -741,6 +742,34 @@ fn token_directory_child() {
     dev.check().unwrap();
 }
 
+/// One thread of [`token_directory_threads_child`]: sign until three signatures have come
+/// after `back` was set, each verified; count the calls that failed because the device was
+/// away, and fail on any other error.
+fn sign_through_the_outage(g: &Gone, t: u8, back: &AtomicBool, failed: &AtomicUsize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut signed_after_back, mut call) = (0, 0u32);
+    while signed_after_back < 3 {
+        assert!(Instant::now() < deadline, "thread {t} never signed again");
+        let returned = back.load(Ordering::Acquire);
+        let msg = [&[t][..], &call.to_be_bytes()].concat();
+        match g
+            .dev
+            .sign(&g.id, CKO_PRIVATE_KEY, &mech(CKM_ECDSA), &sha256(&msg))
+        {
+            Ok(sig) => {
+                p256_verify(&g.point, &msg, &sig);
+                signed_after_back += usize::from(returned);
+            }
+            Err(Error::DeviceError | Error::DeviceRemoved) => {
+                failed.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => panic!("thread {t}, call {call}: {e:?}"),
+        }
+        call += 1;
+    }
+}
+
 /// The child of [`threads_signing_while_the_token_directory_goes_and_comes_back`]: four
 /// threads sign without pause while the token directory is moved away and back. Every call
 /// either signs (verified) or fails with CKR_DEVICE_ERROR / CKR_DEVICE_REMOVED; some fail
@@ -750,45 +779,19 @@ fn token_directory_threads_child() {
     let Some(g) = gone_fixture("dd-gone-threads") else {
         return;
     };
-    let (dev, id, point) = (&g.dev, &g.id, &g.point);
-    let back = std::sync::atomic::AtomicBool::new(false);
-    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let (back, failed) = (AtomicBool::new(false), AtomicUsize::new(0));
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4u8)
             .map(|t| {
-                let (dev, id, point, back, failed) = (&dev, &id, &point, &back, &failed);
-                scope.spawn(move || {
-                    let deadline = Instant::now() + Duration::from_secs(30);
-                    let mut ok_after_back = 0;
-                    for i in 0u32.. {
-                        assert!(Instant::now() < deadline, "thread {t} never signed again");
-                        let returned = back.load(std::sync::atomic::Ordering::Acquire);
-                        let msg = [&[t][..], &i.to_be_bytes()].concat();
-                        match dev.sign(id, CKO_PRIVATE_KEY, &mech(CKM_ECDSA), &sha256(&msg)) {
-                            Ok(sig) => {
-                                p256_verify(point, &msg, &sig);
-                                if returned {
-                                    ok_after_back += 1;
-                                    if ok_after_back == 3 {
-                                        return;
-                                    }
-                                }
-                            }
-                            Err(Error::DeviceError | Error::DeviceRemoved) => {
-                                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                std::thread::sleep(Duration::from_micros(200));
-                            }
-                            Err(e) => panic!("thread {t}, call {i}: {e:?}"),
-                        }
-                    }
-                })
+                let (g, back, failed) = (&g, &back, &failed);
+                scope.spawn(move || sign_through_the_outage(g, t, back, failed))
             })
             .collect();
         std::thread::sleep(Duration::from_millis(100));
         g.leave();
         std::thread::sleep(RETRY_AFTER * 2 + Duration::from_millis(100));
         g.come_back();
-        back.store(true, std::sync::atomic::Ordering::Release);
+        back.store(true, Ordering::Release);
         for w in workers {
             w.join().unwrap();
         }
@@ -796,6 +799,6 @@ fn token_directory_threads_child() {
     let failed = failed.into_inner();
     println!("calls that failed while the directory was away: {failed}");
     assert!(failed > 0, "no call noticed the token was away");
-    let stats = dev.pool_stats();
+    let stats = g.dev.pool_stats();
     assert!(stats.idle == stats.open && stats.open <= 8, "{stats:?}");
 }
