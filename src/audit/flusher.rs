@@ -42,7 +42,6 @@ struct Work {
     key: Option<Key>,
     /// Checkpoint now, whatever the rate limit (flush, logout, close, deferred checkpoint).
     force_checkpoint: bool,
-    stop: bool,
 }
 
 impl Work {
@@ -111,9 +110,8 @@ impl Flusher {
         let _gone = GoneOnExit(shared);
         loop {
             let st = self.wait(shared);
-            let work = self.take(shared, st);
-            let stop = work.stop;
-            self.finish(shared, work);
+            let stop = st.stop;
+            self.serve(shared, st);
             if stop {
                 return;
             }
@@ -122,17 +120,12 @@ impl Flusher {
 
     /// Take the work there is now, write it and report it; returns how many events it held.
     pub(super) fn serve(&mut self, shared: &Shared, st: MutexGuard<'_, State>) -> u64 {
-        let work = self.take(shared, st);
+        let mut work = self.take(shared, st);
         let events = work.events();
-        self.finish(shared, work);
-        events
-    }
-
-    /// Write what `take` took and report it.
-    fn finish(&mut self, shared: &Shared, mut work: Work) {
         let ok = self.write(&mut work);
         self.last_write = Some(Instant::now());
         self.settle(shared, work, ok);
+        events
     }
 
     /// Sleep until there is something to do; return with the state locked.
@@ -199,7 +192,6 @@ impl Flusher {
             generation: st.flush_taken,
             force_checkpoint: flush || st.stop || retiring.is_some() || due,
             key: st.key.clone().or(retiring),
-            stop: st.stop,
         };
         shared.wake_callers(&st);
         work
